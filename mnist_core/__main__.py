@@ -1,0 +1,57 @@
+"""Command line: ``python -m mnist_core COMMAND ...``.
+
+Commands print JSON on stdout. A bad input prints one sentence on stderr and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from mnist_core.datasets import NAMED_DATASETS, DatasetError, fetch, load_dataset
+
+EXIT_BAD_INPUT = 2
+
+
+def _cmd_load(args: argparse.Namespace) -> dict:
+    dataset = load_dataset(args.dataset, test_size=args.test_size, seed=args.seed)
+    return dataset.summary()
+
+
+def _cmd_fetch(args: argparse.Namespace) -> dict:
+    files = fetch(args.name, base_url=args.base_url)
+    return {"name": args.name, "files": [str(p) for p in files]}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m mnist_core", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    load = commands.add_parser("load", help="load a dataset and print its summary as JSON")
+    load.add_argument("dataset", help=f"a named dataset ({', '.join(NAMED_DATASETS)}) or a path")
+    load.add_argument("--test-size", type=float, default=0.2,
+                      help="held-out share for files without a test split (default 0.2)")
+    load.add_argument("--seed", type=int, default=0, help="seed of that split (default 0)")
+    load.set_defaults(run=_cmd_load)
+
+    fetch_cmd = commands.add_parser("fetch", help="download a named dataset into the cache")
+    fetch_cmd.add_argument("name", choices=[n for n, d in NAMED_DATASETS.items() if d.downloadable])
+    fetch_cmd.add_argument("--base-url", help="fetch from this URL instead of the Keras bucket")
+    fetch_cmd.set_defaults(run=_cmd_fetch)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result = args.run(args)
+    except DatasetError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

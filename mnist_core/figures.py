@@ -1,0 +1,205 @@
+"""Plotly figure builders: data in, ``go.Figure`` out. No computation beyond layout."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from mnist_core.stats import PixelStats
+
+__all__ = [
+    "class_balance_figure",
+    "digit_grid_figure",
+    "digit_pixels_figure",
+    "mosaic",
+    "pixel_stats_figure",
+]
+
+SPLIT_COLORS = {"train": "#4C78A8", "test": "#F58518"}
+# Dark ink on white paper reads better on a projector than white on black.
+INK = "Greys"
+
+
+def class_balance_figure(balance: pd.DataFrame) -> go.Figure:
+    """Grouped bars of images per class, train beside test, each bar labelled
+    ``count (share %)``. ``balance`` is the frame :func:`mnist_core.stats.class_balance` returns."""
+    fig = go.Figure()
+    for split, rows in balance.groupby("split", sort=False):
+        fig.add_bar(
+            name=split,
+            x=rows["class"].astype(str),
+            y=rows["count"],
+            text=[f"{c:,}<br>{s:.1%}" for c, s in zip(rows["count"], rows["share"])],
+            textposition="outside",
+            marker_color=SPLIT_COLORS.get(split),
+            hovertemplate="class %{x}<br>%{y:,} images<br>%{customdata:.2%} of " + split
+            + "<extra></extra>",
+            customdata=rows["share"],
+        )
+    fig.update_layout(
+        barmode="group",
+        xaxis_title="class",
+        yaxis_title="images",
+        xaxis_type="category",
+        legend_title_text="split",
+        margin=dict(t=30, b=10, l=10, r=10),
+        height=380,
+        uniformtext_minsize=8,
+    )
+    fig.update_yaxes(range=[0, balance["count"].max() * 1.2])
+    return fig
+
+
+def mosaic(images: np.ndarray, *, columns: int, gap: int = 1) -> np.ndarray:
+    """Tile images (n, h, w) row by row into one float array, NaN in the gaps and empty cells."""
+    n, h, w = images.shape
+    rows = max(1, -(-n // columns))
+    out = np.full((rows * (h + gap) - gap, columns * (w + gap) - gap), np.nan)
+    for i, image in enumerate(images):
+        r, c = divmod(i, columns)
+        out[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = image
+    return out
+
+
+def digit_grid_figure(
+    images: np.ndarray,
+    labels: np.ndarray,
+    indices: np.ndarray,
+    *,
+    class_names: tuple[str, ...],
+    columns: int = 10,
+    selected: int | None = None,
+) -> go.Figure:
+    """A grid of digits, each labelled with its class; clicking a digit selects it.
+
+    Args:
+        images: uint8 ndarray of shape (n, h, w), in grid order.
+        labels: ndarray of shape (n,).
+        indices: ndarray of shape (n,), each image's index in its split (shown on hover and
+            returned as ``customdata`` of the selected point).
+        class_names: names by label.
+        columns: digits per row.
+        selected: position (0..n-1) of a digit to outline.
+    """
+    n, h, w = images.shape
+    gap = 1
+    tiles = mosaic(images, columns=columns, gap=gap)
+    pos = np.arange(n)
+    col, row = pos % columns, pos // columns
+    cx = col * (w + gap) + (w - 1) / 2
+    cy = row * (h + gap) + (h - 1) / 2
+    names = [class_names[int(label)] for label in labels]
+    fig = go.Figure(
+        go.Heatmap(
+            z=tiles, colorscale=INK, zmin=0, zmax=255, showscale=False,
+            hoverinfo="skip", xgap=0, ygap=0,
+        )  # fmt: skip
+    )
+    # Invisible markers over the cells carry hover text and make each digit clickable.
+    fig.add_scatter(
+        x=cx, y=cy, mode="markers",
+        marker=dict(size=max(8, 300 // columns), color="rgba(0,0,0,0)", symbol="square"),
+        customdata=np.stack([indices, labels], axis=1),
+        hovertemplate="index %{customdata[0]}<br>label %{text}<extra></extra>",
+        text=names,
+        selected=dict(marker=dict(color="rgba(0,0,0,0)")),
+        unselected=dict(marker=dict(opacity=1)),
+        showlegend=False,
+    )  # fmt: skip
+    font_size = 12 if columns <= 10 else 10 if columns <= 16 else 8
+    fig.add_scatter(
+        x=col * (w + gap) - 0.5, y=row * (h + gap) - 0.5, mode="text",
+        text=names, textposition="bottom right",
+        textfont=dict(color="#C0392B", size=font_size), hoverinfo="skip", showlegend=False,
+    )  # fmt: skip
+    if selected is not None and 0 <= selected < n:
+        x0, y0 = col[selected] * (w + gap) - 0.5, row[selected] * (h + gap) - 0.5
+        fig.add_shape(
+            type="rect", x0=x0, y0=y0, x1=x0 + w, y1=y0 + h,
+            line=dict(color="#E67E22", width=3),
+        )  # fmt: skip
+    fig.update_xaxes(visible=False, range=[-0.5, tiles.shape[1] - 0.5], constrain="domain")
+    fig.update_yaxes(
+        visible=False, autorange="reversed", scaleanchor="x", constrain="domain"
+    )
+    fig.update_layout(
+        plot_bgcolor="#DDE3EA",
+        margin=dict(t=5, b=5, l=5, r=5),
+        height=min(900, 60 + 60 * -(-n // columns) * max(1, 10 // columns)),
+        dragmode=False,
+        clickmode="event+select",
+    )
+    return fig
+
+
+def digit_pixels_figure(image: np.ndarray, *, title: str = "") -> go.Figure:
+    """One digit enlarged as a heat map with each pixel's value written in it."""
+    h, w = image.shape
+    fig = go.Figure(
+        go.Heatmap(
+            z=image, text=image, texttemplate="%{text}", colorscale=INK, zmin=0, zmax=255,
+            textfont=dict(size=9 if w > 16 else 13),
+            hovertemplate="row %{y}, column %{x}: %{z}<extra></extra>",
+            colorbar=dict(title="value", thickness=12),
+        )  # fmt: skip
+    )
+    fig.update_xaxes(side="top", dtick=max(1, w // 7), constrain="domain")
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", dtick=max(1, h // 7), constrain="domain")
+    fig.update_layout(
+        title=dict(text=title, x=0.01, y=0.99), height=620, margin=dict(t=60, b=10, l=10, r=10)
+    )
+    return fig
+
+
+STAT_TITLES = {"mean": "mean", "median": "median", "std": "standard deviation"}
+
+
+def pixel_stats_figure(
+    stats: PixelStats,
+    *,
+    class_names: tuple[str, ...],
+    statistics: tuple[str, ...] = ("mean", "median", "std"),
+) -> go.Figure:
+    """Grid of pixel-wise statistic images: one row per statistic, one column per class and
+    a last column for all classes.
+
+    Mean and median share one colour scale (grey levels, 0..255); the standard deviation,
+    in the same unit but a smaller range, has its own scale shared along its row.
+    """
+    columns = list(class_names) + ["all"]
+    fig = make_subplots(
+        rows=len(statistics), cols=len(columns),
+        column_titles=columns,
+        row_titles=[STAT_TITLES[s] for s in statistics],
+        horizontal_spacing=0.006, vertical_spacing=0.02,
+    )  # fmt: skip
+    std_max = float(np.nanmax(stats.std)) if np.isfinite(stats.std).any() else 1.0
+    for r, statistic in enumerate(statistics, start=1):
+        axis = "coloraxis2" if statistic == "std" else "coloraxis"
+        for c in range(len(columns)):
+            index = c if c < len(class_names) else -1
+            fig.add_trace(
+                go.Heatmap(
+                    z=stats.image(statistic, index), coloraxis=axis,
+                    hovertemplate=f"{STAT_TITLES[statistic]} of {columns[c]}"
+                    "<br>row %{y}, column %{x}: %{z:.1f}<extra></extra>",
+                ),  # fmt: skip
+                row=r, col=c + 1,
+            )  # fmt: skip
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, autorange="reversed")
+    for i in range(1, len(statistics) * len(columns) + 1):
+        fig.update_yaxes(scaleanchor=f"x{i if i > 1 else ''}", row=(i - 1) // len(columns) + 1,
+                         col=(i - 1) % len(columns) + 1)  # fmt: skip
+    bar = dict(thickness=12, len=0.45)
+    fig.update_layout(
+        coloraxis=dict(colorscale="Viridis", cmin=0, cmax=255,
+                       colorbar=dict(title="grey level", y=0.78, **bar)),
+        coloraxis2=dict(colorscale="Magma", cmin=0, cmax=std_max,
+                        colorbar=dict(title="sd", y=0.2, **bar)),
+        height=110 * len(statistics) + 80,
+        margin=dict(t=40, b=10, l=10, r=10),
+    )  # fmt: skip
+    return fig
