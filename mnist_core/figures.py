@@ -124,10 +124,13 @@ def digit_grid_figure(
     fig.update_yaxes(
         visible=False, autorange="reversed", scaleanchor="x", constrain="domain"
     )
+    rows = -(-n // columns)
+    cell = max(20, min(48, 500 // columns))  # screen pixels per digit
     fig.update_layout(
         plot_bgcolor="#DDE3EA",
-        margin=dict(t=5, b=5, l=5, r=5),
-        height=min(900, 60 + 60 * -(-n // columns) * max(1, 10 // columns)),
+        margin=dict(t=2, b=2, l=2, r=2),
+        width=columns * cell + 4,
+        height=rows * cell + 4,
         dragmode=False,
         clickmode="event+select",
     )
@@ -140,15 +143,16 @@ def digit_pixels_figure(image: np.ndarray, *, title: str = "") -> go.Figure:
     fig = go.Figure(
         go.Heatmap(
             z=image, text=image, texttemplate="%{text}", colorscale=INK, zmin=0, zmax=255,
-            textfont=dict(size=9 if w > 16 else 13),
+            textfont=dict(size=8 if w > 16 else 14),
             hovertemplate="row %{y}, column %{x}: %{z}<extra></extra>",
-            colorbar=dict(title="value", thickness=12),
+            showscale=False,
         )  # fmt: skip
     )
     fig.update_xaxes(side="top", dtick=max(1, w // 7), constrain="domain")
     fig.update_yaxes(autorange="reversed", scaleanchor="x", dtick=max(1, h // 7), constrain="domain")
     fig.update_layout(
-        title=dict(text=title, x=0.01, y=0.99), height=620, margin=dict(t=60, b=10, l=10, r=10)
+        title=dict(text=title, x=0.01, y=0.99, font=dict(size=15)),
+        width=600, height=640, margin=dict(t=64, b=6, l=30, r=6),
     )
     return fig
 
@@ -176,16 +180,31 @@ def pixel_stats_figure(
         horizontal_spacing=0.006, vertical_spacing=0.02,
     )  # fmt: skip
     std_max = float(np.nanmax(stats.std)) if np.isfinite(stats.std).any() else 1.0
+    # Each row's scale is set on every trace (not through layout colour axes, which
+    # Streamlit's plotly.js renders wrongly); the last trace of a row shows its bar.
+    scales = {
+        "grey level": dict(colorscale="Viridis", zmin=0, zmax=255),
+        "sd": dict(colorscale="Plasma", zmin=0, zmax=std_max),
+    }
+    bar_rows = {}
     for r, statistic in enumerate(statistics, start=1):
-        axis = "coloraxis2" if statistic == "std" else "coloraxis"
+        scale_name = "sd" if statistic == "std" else "grey level"
         for c in range(len(columns)):
             index = c if c < len(class_names) else -1
+            show_bar = c == len(columns) - 1 and scale_name not in bar_rows.values()
+            if show_bar:
+                bar_rows[r] = scale_name
             fig.add_trace(
                 go.Heatmap(
-                    z=stats.image(statistic, index), coloraxis=axis,
+                    z=stats.image(statistic, index), **scales[scale_name],
+                    showscale=show_bar,
+                    colorbar=dict(
+                        title=scale_name, thickness=12, len=0.9 / len(statistics),
+                        y=1 - (r - 0.5) / len(statistics),
+                    ),
                     hovertemplate=f"{STAT_TITLES[statistic]} of {columns[c]}"
                     "<br>row %{y}, column %{x}: %{z:.1f}<extra></extra>",
-                ),  # fmt: skip
+                ),
                 row=r, col=c + 1,
             )  # fmt: skip
     fig.update_xaxes(visible=False)
@@ -193,13 +212,5 @@ def pixel_stats_figure(
     for i in range(1, len(statistics) * len(columns) + 1):
         fig.update_yaxes(scaleanchor=f"x{i if i > 1 else ''}", row=(i - 1) // len(columns) + 1,
                          col=(i - 1) % len(columns) + 1)  # fmt: skip
-    bar = dict(thickness=12, len=0.45)
-    fig.update_layout(
-        coloraxis=dict(colorscale="Viridis", cmin=0, cmax=255,
-                       colorbar=dict(title="grey level", y=0.78, **bar)),
-        coloraxis2=dict(colorscale="Magma", cmin=0, cmax=std_max,
-                        colorbar=dict(title="sd", y=0.2, **bar)),
-        height=110 * len(statistics) + 80,
-        margin=dict(t=40, b=10, l=10, r=10),
-    )  # fmt: skip
+    fig.update_layout(height=110 * len(statistics) + 80, margin=dict(t=40, b=10, l=10, r=10))
     return fig

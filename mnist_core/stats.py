@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["PixelStats", "class_balance", "pixel_stats"]
+if TYPE_CHECKING:
+    from mnist_core.datasets import Dataset, Split
+
+from mnist_core import paths
+from mnist_core.diskcache import cached_arrays
+
+__all__ = ["PixelStats", "class_balance", "dataset_pixel_stats", "pixel_stats", "select_digits"]
 
 
 def class_balance(
@@ -120,3 +127,44 @@ def _moments_and_median(hist: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
     high = (cumulative <= high_rank[..., None]).sum(axis=-1)
     median = np.where(n > 0, (low + high) / 2.0, np.nan)
     return mean, median, std
+
+
+def dataset_pixel_stats(dataset: Dataset, split: Split) -> PixelStats:
+    """:func:`pixel_stats` of one split of ``dataset``, cached on disk under
+    ``<cache>/stats/`` by the dataset's fingerprint, so it is computed once per dataset."""
+    images, labels = dataset.split(split)
+    path = paths.cache_dir() / "stats" / f"pixels-{dataset.fingerprint}-{split}.npz"
+    arrays = cached_arrays(
+        path,
+        lambda: asdict(pixel_stats(images, labels, n_classes=dataset.n_classes)),
+        keys={f.name for f in fields(PixelStats)},
+    )
+    return PixelStats(**arrays)
+
+
+def select_digits(
+    labels: np.ndarray,
+    n: int,
+    *,
+    order: str = "first",
+    label: int | None = None,
+    seed: int = 0,
+) -> np.ndarray:
+    """Indices of up to ``n`` images to show: the first ones or a seeded random sample,
+    optionally of one class only.
+
+    Args:
+        labels: ndarray of shape (n_images,).
+        n: how many indices at most.
+        order: ``"first"`` (in dataset order) or ``"random"`` (seeded, without replacement,
+            sorted by nothing: the sample's own order).
+        label: keep only images of this class; None keeps all.
+        seed: seed of the random sample.
+    """
+    if order not in ("first", "random"):
+        raise ValueError(f"Unknown order {order!r}; pass 'first' or 'random'.")
+    candidates = np.arange(len(labels)) if label is None else np.flatnonzero(labels == label)
+    if order == "first":
+        return candidates[:n]
+    rng = np.random.default_rng(seed)
+    return rng.choice(candidates, size=min(n, len(candidates)), replace=False)

@@ -1,0 +1,115 @@
+"""Data explorer: overview, class balance, a grid of digits, pixel-wise statistics."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app import loaders
+from app.widgets import ActiveDataset
+from mnist_core import figures, stats
+from mnist_core.datasets import Dataset
+
+SPLITS = ["train", "test"]
+
+
+def render(active: ActiveDataset) -> None:
+    key, dataset = active
+    st.title("Data explorer")
+    st.caption(f"{loaders.title_of(key)} · {dataset.source}")
+    overview(dataset)
+    class_balance(dataset)
+    digit_grid(dataset)
+    pixel_statistics(key, dataset)
+
+
+def overview(dataset: Dataset) -> None:
+    summary = dataset.summary()
+    h, w = dataset.image_shape
+    cols = st.columns(5)
+    cols[0].metric("Training images", f"{len(dataset.x_train):,}")
+    cols[1].metric("Test images", f"{len(dataset.x_test):,}")
+    cols[2].metric("Image size", f"{h} × {w} px")
+    cols[3].metric("Pixel range", f"{summary['pixel_min']} – {summary['pixel_max']}")
+    cols[4].metric("Classes", dataset.n_classes)
+
+
+def class_balance(dataset: Dataset) -> None:
+    st.subheader("Class balance")
+    balance = stats.class_balance(dataset.y_train, dataset.y_test, class_names=dataset.class_names)
+    st.plotly_chart(figures.class_balance_figure(balance), key="class_balance")
+
+
+def digit_grid(dataset: Dataset) -> None:
+    st.subheader("Digits")
+    c_split, c_order, c_class, c_size, c_seed = st.columns([1.2, 1.2, 1.4, 2, 1])
+    split = c_split.segmented_control(
+        "Split", SPLITS, default="train", required=True, key="grid_split"
+    )
+    order = c_order.segmented_control(
+        "Order", ["first", "random"], default="first", required=True, key="grid_order"
+    )
+    label = c_class.selectbox(
+        "Class",
+        [None, *range(dataset.n_classes)],
+        format_func=lambda c: "all classes" if c is None else dataset.class_names[c],
+        key="grid_class",
+    )
+    side = c_size.slider("Grid size (digits per side)", 2, 20, 10, key="grid_side")
+    seed = c_seed.number_input(
+        "Seed", min_value=0, value=0, step=1, key="grid_seed", disabled=order != "random"
+    )
+    images, labels = dataset.split(split)
+    indices = stats.select_digits(labels, side * side, order=order, label=label, seed=seed)
+    if len(indices) == 0:
+        st.info("This split has no images of that class.")
+        return
+
+    # The chart key changes with the grid, so a click on one grid never selects in another.
+    chart_key = f"grid-{split}-{order}-{label}-{side}-{seed}"
+    position = _clicked_position(chart_key, len(indices))
+    left, right = st.columns([1, 1], gap="medium")
+    with left:
+        st.caption("Click a digit to enlarge it.")
+        fig = figures.digit_grid_figure(
+            images[indices], labels[indices], indices,
+            class_names=dataset.class_names, columns=side, selected=position,
+        )  # fmt: skip
+        st.plotly_chart(
+            fig, key=chart_key, on_select="rerun", selection_mode="points",
+            width="content", config={"displayModeBar": False},
+        )  # fmt: skip
+    with right:
+        index = int(indices[position])
+        name = dataset.class_names[int(labels[index])]
+        st.plotly_chart(
+            figures.digit_pixels_figure(images[index], title=f"{split} #{index} · label {name}"),
+            key="digit_pixels", width="content",
+        )
+
+
+def _clicked_position(chart_key: str, n: int) -> int:
+    """Grid position of the digit last clicked in the chart ``chart_key``; 0 if none."""
+    state = st.session_state.get(chart_key)
+    points = state.selection.points if state else []
+    for point in points:
+        if point.get("curve_number") == 1 and 0 <= point.get("point_index", -1) < n:
+            return int(point["point_index"])
+    return 0
+
+
+def pixel_statistics(key: str, dataset: Dataset) -> None:
+    st.subheader("Pixel-wise statistics per class")
+    split = st.segmented_control(
+        "Split", SPLITS, default="train", required=True, key="stats_split"
+    )
+    pixel_stats = loaders.pixel_stats(key, split, dataset.fingerprint)
+    st.caption(
+        "Each image is one statistic of every pixel over the "
+        f"{int(pixel_stats.counts[-1]):,} {split} images of a class (last column: all classes). "
+        "Mean and median share a colour scale; the standard deviation has its own."
+    )
+    st.plotly_chart(
+        figures.pixel_stats_figure(pixel_stats, class_names=dataset.class_names),
+        key="pixel_stats",
+        theme=None,  # the Streamlit theme recolours the second colour axis
+    )

@@ -1,0 +1,45 @@
+"""Arrays cached on disk: computed once, written atomically, recomputed when damaged."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+
+def save_arrays_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` to the ``.npz`` at ``path`` so readers see all of it or nothing."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_arrays(path: Path) -> dict[str, np.ndarray] | None:
+    """The arrays saved at ``path``, or None when the file is missing or damaged."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: archive[key] for key in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return None
+
+
+def cached_arrays(
+    path: Path, compute: Callable[[], dict[str, np.ndarray]], *, keys: set[str]
+) -> dict[str, np.ndarray]:
+    """Arrays from ``path`` if it holds a readable cache with exactly ``keys``, else
+    ``compute()``, saved there."""
+    arrays = load_arrays(path)
+    if arrays is None or set(arrays) != keys:
+        arrays = compute()
+        save_arrays_atomic(path, arrays)
+    return arrays
