@@ -83,8 +83,8 @@ def _check_claim(path: Path, what: str, shape, dtype: np.dtype, available: int) 
     if nbytes > MAX_ARRAY_BYTES:
         raise fail(
             path,
-            f"{what} claims shape {tuple(shape)} ({nbytes / 1e9:.1f} GB), "
-            f"more than the {MAX_ARRAY_BYTES / 1e9:.1f} GB limit",
+            f"{what} claims shape {tuple(shape)} ({nbytes / 2**30:,.1f} GiB), "
+            f"more than the {MAX_ARRAY_BYTES / 2**30:.0f} GiB limit",
         )
     if nbytes > available:
         raise fail(
@@ -105,10 +105,12 @@ def read_npz(path: str | Path) -> dict[str, np.ndarray]:
     and ``y_test``. Other keys are ignored.
     """
     path = Path(path)
-    _check_plausible_file(path, "an .npz archive")
+    head = _check_plausible_file(path, "an .npz archive")
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile:
+        if head.startswith(b"PK\x03\x04"):
+            raise fail(path, "the .npz archive is truncated or damaged (its zip index is missing)") from None
         raise fail(path, "this is not an .npz archive (it is not a zip file)") from None
     with archive:
         members = {

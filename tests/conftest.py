@@ -1,0 +1,74 @@
+"""Shared fixtures: an isolated cache folder per test, the real MNIST file, tiny datasets."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+IN_CI = bool(os.environ.get("CI"))
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip locally when something optional is missing; in CI everything must run."""
+    if IN_CI:
+        pytest.fail(f"{reason} (CI must run every test)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path, monkeypatch) -> Path:
+    """Every test gets its own empty cache folder, and no download leaves the machine."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("MNIST_CACHE_DIR", str(folder))
+    monkeypatch.setenv("MNIST_DATASETS_URL", "http://127.0.0.1:9/")  # port 9: discard, closed
+    return folder
+
+
+@pytest.fixture(scope="session")
+def mnist_npz() -> Path:
+    """The full MNIST in the Keras layout: ../shared/data/mnist.npz or the project cache."""
+    for candidate in (
+        ROOT.parent / "shared" / "data" / "mnist.npz",
+        ROOT / "cache" / "datasets" / "mnist.npz",
+    ):
+        if candidate.is_file():
+            return candidate
+    skip_or_fail("mnist.npz not found in ../shared/data or cache/datasets")
+
+
+@pytest.fixture
+def mnist_cached(cache_dir, mnist_npz) -> Path:
+    """A cache folder that holds mnist.npz, as after a download."""
+    target = cache_dir / "datasets" / "mnist.npz"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(mnist_npz, target)
+    return cache_dir
+
+
+def tiny_arrays(seed: int = 0, n_train: int = 40, n_test: int = 10, side: int = 6):
+    """Seeded uint8 images and labels 0..3 in the Keras npz layout."""
+    rng = np.random.default_rng(seed)
+    return {
+        "x_train": rng.integers(0, 256, (n_train, side, side), dtype=np.uint8),
+        "y_train": np.arange(n_train, dtype=np.uint8) % 4,
+        "x_test": rng.integers(0, 256, (n_test, side, side), dtype=np.uint8),
+        "y_test": np.arange(n_test, dtype=np.uint8) % 4,
+    }
+
+
+@pytest.fixture
+def tiny_npz(tmp_path) -> Path:
+    path = tmp_path / "tiny.npz"
+    np.savez(path, **tiny_arrays())
+    return path
+
+
+def copy_to(src: Path, dst: Path) -> Path:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, dst)
+    return dst
