@@ -242,7 +242,7 @@ def test_npz_header_claiming_more_than_the_file_holds(tmp_path):
     with pytest.raises(DatasetError) as info:
         load_dataset(path)
     assert str(info.value) == (
-        "forged.npz: array 'x_train' claims shape (1000000, 1000, 1000) (931,322.6 GiB), "
+        "forged.npz: array 'x_train' claims shape (1000000, 1000, 1000) (931.3 GiB), "
         "more than the 2 GiB limit."
     )
     npy = _npy_header((40, 6, 6)) + bytes(100)  # 1,440 bytes claimed, 100 present
