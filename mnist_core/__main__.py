@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sys
 
 from mnist_core.datasets import NAMED_DATASETS, DatasetError, fetch, load_dataset
@@ -20,6 +21,8 @@ def _cmd_load(args: argparse.Namespace) -> dict:
 
 
 def _cmd_fetch(args: argparse.Namespace) -> dict:
+    # A stalled connection should fail, not hang the app that waits for this process.
+    socket.setdefaulttimeout(60)
     files = fetch(args.name, base_url=args.base_url)
     return {"name": args.name, "files": [str(p) for p in files]}
 

@@ -242,7 +242,9 @@ def fetch(name: str, *, base_url: str | None = None, in_subprocess: bool = False
                     "published checksum, so it was discarded (nothing was saved)."
                 ) from None
             except Exception as exc:  # get_file wraps every network error in Exception
-                reason = str(exc).split(" -- ")[-1] or type(exc).__name__
+                # get_file words it "URL fetch failure on URL: CODE -- MESSAGE".
+                code, _, text = str(exc).split(f"{url}: ", 1)[-1].partition(" -- ")
+                reason = f"HTTP {code} {text}" if code.isdigit() else (text or code)
                 raise DatasetError(
                     f"{remote.name}: could not download {named.title} from {url} ({reason})."
                 ) from None

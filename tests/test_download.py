@@ -1,0 +1,149 @@
+"""The real download path (keras.utils.get_file) against files served on 127.0.0.1."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import http.server
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mnist_core import datasets
+from mnist_core.datasets import DatasetError, fetch, is_cached, load_dataset
+from tests.conftest import tiny_arrays
+from tests.helpers import write_idx_folder
+
+
+class _Server:
+    """A static file server on a free port of 127.0.0.1 that counts its requests."""
+
+    def __init__(self, folder: Path):
+        self.requests: list[str] = []
+        server = self
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, directory=str(folder), **kwargs)
+
+            def do_GET(self):
+                server.requests.append(self.path)
+                super().do_GET()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def served(tmp_path):
+    folder = tmp_path / "served"
+    folder.mkdir()
+    server = _Server(folder)
+    yield folder, server
+    server.close()
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def served_mnist(served, monkeypatch):
+    """A small mnist.npz on the server, registered under the checksum it really has."""
+    folder, server = served
+    path = folder / "mnist.npz"
+    np.savez_compressed(path, **tiny_arrays())
+    mnist = datasets.NAMED_DATASETS["mnist"]
+    patched = dataclasses.replace(
+        mnist, files=(datasets.RemoteFile("mnist.npz", _sha256(path)),), base_url=server.url
+    )
+    monkeypatch.setitem(datasets.NAMED_DATASETS, "mnist", patched)
+    monkeypatch.delenv("MNIST_DATASETS_URL")
+    return path, server
+
+
+def test_good_file_is_downloaded_once_and_cached(served_mnist, cache_dir):
+    source, server = served_mnist
+    assert not is_cached("mnist")
+    dataset = load_dataset("mnist")
+    assert server.requests == ["/mnist.npz"]
+    cached = cache_dir / "datasets" / "mnist.npz"
+    assert cached.read_bytes() == source.read_bytes()
+    np.testing.assert_array_equal(dataset.x_train, tiny_arrays()["x_train"])
+    # A second load, and a second fetch, read the cache and send no request.
+    load_dataset("mnist")
+    assert fetch("mnist") == [cached]
+    assert server.requests == ["/mnist.npz"]
+    assert sorted(p.name for p in (cache_dir / "datasets").iterdir()) == ["mnist.npz"]
+
+
+def test_checksum_mismatch_is_a_clear_error_and_leaves_nothing(served_mnist, cache_dir, monkeypatch):
+    source, server = served_mnist
+    source.write_bytes(source.read_bytes() + b"tampered")
+    with pytest.raises(DatasetError) as info:
+        load_dataset("mnist")
+    assert str(info.value) == (
+        f"mnist.npz: the file downloaded from {server.url}mnist.npz does not match its "
+        "published checksum, so it was discarded (nothing was saved)."
+    )
+    assert server.requests == ["/mnist.npz"]
+    assert list((cache_dir / "datasets").iterdir()) == []
+    assert not is_cached("mnist")
+
+
+def test_unreachable_server_is_one_sentence(cache_dir):
+    # conftest points MNIST_DATASETS_URL at 127.0.0.1:9, where nothing listens.
+    with pytest.raises(DatasetError) as info:
+        fetch("mnist")
+    message = str(info.value)
+    assert message.startswith(
+        "mnist.npz: could not download MNIST handwritten digits from http://127.0.0.1:9/mnist.npz ("
+    )
+    assert message.endswith(").") and "\n" not in message
+    assert list((cache_dir / "datasets").iterdir()) == []
+
+
+def test_missing_file_on_server(served_mnist, cache_dir):
+    source, server = served_mnist
+    source.unlink()
+    with pytest.raises(DatasetError, match=r"^mnist.npz: could not download .*\(HTTP 404 File not found\)\.$"):
+        fetch("mnist")
+    assert not is_cached("mnist")
+
+
+def test_fashion_mnist_downloads_its_four_files(served, monkeypatch, cache_dir):
+    folder, server = served
+    arrays = tiny_arrays()
+    write_idx_folder(folder, arrays, compress=True)
+    fashion = datasets.NAMED_DATASETS["fashion_mnist"]
+    files = tuple(
+        datasets.RemoteFile(f.name, hashlib.md5(( folder / f.name).read_bytes()).hexdigest())
+        for f in fashion.files
+    )
+    monkeypatch.setitem(
+        datasets.NAMED_DATASETS, "fashion_mnist", dataclasses.replace(fashion, files=files)
+    )
+    fetch("fashion_mnist", base_url=server.url)
+    assert sorted(server.requests) == sorted("/" + f.name for f in files)
+    dataset = load_dataset("fashion_mnist", download=False)
+    np.testing.assert_array_equal(dataset.x_test, arrays["x_test"])
+    assert sorted(p.name for p in (cache_dir / "datasets" / "fashion-mnist").iterdir()) == sorted(
+        f.name for f in files
+    )
+
+
+def test_fetch_in_subprocess_reports_the_same_sentence(cache_dir):
+    with pytest.raises(DatasetError) as info:
+        fetch("mnist", in_subprocess=True)
+    assert str(info.value).startswith("mnist.npz: could not download MNIST handwritten digits")
