@@ -19,6 +19,7 @@ from mnist_core.datasets import (
 from mnist_core.paths import datasets_dir, uploads_dir
 
 DATASET_KEY = "dataset"
+DEFAULT = "mnist"
 FALLBACK = "digits"
 
 
@@ -33,16 +34,25 @@ def dataset_picker() -> ActiveDataset:
     uploads = [
         loaders.UPLOAD_PREFIX + p.relative_to(uploads_dir()).as_posix() for p in list_uploads()
     ]
+    options = list(NAMED_DATASETS) + uploads
+    if DATASET_KEY not in st.session_state:  # a new session: start from the URL
+        wanted = st.query_params.get(DATASET_KEY, DEFAULT)
+        if wanted not in options:
+            st.toast(f"The dataset in the link, {wanted}, is not here; showing {DEFAULT}.")
+            wanted = DEFAULT
+        st.session_state[DATASET_KEY] = wanted
+    elif st.session_state[DATASET_KEY] not in options:  # an upload folder was removed
+        st.session_state[DATASET_KEY] = DEFAULT
     with st.sidebar:
         st.header("Dataset")
         key = st.selectbox(
             "Dataset",
-            list(NAMED_DATASETS) + uploads,
+            options,
             format_func=loaders.title_of,
             key=DATASET_KEY,
-            bind="query-params",
             label_visibility="collapsed",
         )
+        st.query_params[DATASET_KEY] = key
         st.file_uploader(
             "Upload .npz, .csv or IDX files",
             accept_multiple_files=True,

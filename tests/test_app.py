@@ -1,0 +1,129 @@
+"""The Streamlit app through AppTest: it opens, switches datasets, falls back offline,
+answers bad uploads, and never imports TensorFlow or umap to draw a page."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT, tiny_arrays
+
+APP = str(ROOT / "app" / "streamlit_app.py")
+
+
+def _app(dataset: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    if dataset:
+        at.query_params["dataset"] = dataset
+    return at
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_opens_on_digits():
+    at = _app("digits").run()
+    assert not at.exception
+    assert at.session_state["dataset"] == "digits"
+    assert _metrics(at) == {
+        "Training images": "1,438",
+        "Test images": "359",
+        "Image size": "8 × 8 px",
+        "Pixel range": "0 – 255",
+        "Classes": "10",
+    }
+    assert [s.value for s in at.subheader] == [
+        "Class balance", "Digits", "Pixel-wise statistics per class",
+    ]  # fmt: skip
+
+
+def test_opens_on_mnist_and_switches_to_digits_and_back(mnist_cached):
+    at = _app().run()
+    assert not at.exception and not at.warning
+    assert at.session_state["dataset"] == "mnist"
+    assert _metrics(at)["Training images"] == "60,000"
+    assert _metrics(at)["Image size"] == "28 × 28 px"
+    at.selectbox(key="dataset").set_value("digits").run()
+    assert not at.exception
+    assert _metrics(at)["Training images"] == "1,438"
+    at.selectbox(key="dataset").set_value("mnist").run()
+    assert _metrics(at)["Test images"] == "10,000"
+
+
+def test_grid_controls_rerun_without_error(mnist_cached):
+    at = _app().run()
+    at.segmented_control(key="grid_order").set_value("random").run()
+    at.selectbox(key="grid_class").set_value(7).run()
+    at.slider(key="grid_side").set_value(20).run()
+    at.segmented_control(key="stats_split").set_value("test").run()
+    assert not at.exception
+    assert "10,000 test images" in " ".join(c.value for c in at.caption)
+
+
+def test_offline_without_mnist_falls_back_to_digits_in_one_sentence(cache_dir):
+    # conftest points downloads at a closed port on 127.0.0.1: the download fails.
+    at = _app().run()
+    assert not at.exception
+    assert len(at.warning) == 1
+    folder = cache_dir / "datasets"
+    assert at.warning[0].value == (
+        "MNIST handwritten digits is not in the cache and cannot be downloaded here, so the "
+        f"bundled 8x8 digits are shown instead: put mnist.npz in `{folder}` "
+        "or upload it in the sidebar."
+    )
+    assert _metrics(at)["Image size"] == "8 × 8 px"
+
+
+def _upload(at: AppTest, files: list[tuple[str, bytes]]) -> AppTest:
+    uploader = at.file_uploader(key="upload")
+    return uploader.set_value([(n, c, "application/octet-stream") for n, c in files]).run()
+
+
+def test_upload_of_a_good_file_is_selected_and_survives_a_reload(tmp_path, cache_dir):
+    path = tmp_path / "mine.npz"
+    np.savez(path, **tiny_arrays())
+    at = _upload(_app("digits").run(), [("mine.npz", path.read_bytes())])
+    assert not at.exception and not at.error
+    key = at.session_state["dataset"]
+    assert key.startswith("upload:") and key.endswith("/mine.npz")
+    assert _metrics(at)["Image size"] == "6 × 6 px"
+    reopened = _app(key).run()  # a reload: a new session with the same URL
+    assert _metrics(reopened)["Training images"] == "40"
+
+
+def test_upload_of_a_bad_file_says_why_and_keeps_the_dataset(cache_dir):
+    at = _upload(_app("digits").run(), [("page.npz", b"<html>404</html>")])
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "page.npz: this is an HTML page, not an .npz archive "
+        "(often a failed download or a saved web page)."
+    ]
+    assert at.session_state["dataset"] == "digits"
+    assert not (cache_dir / "uploads").exists() or not any((cache_dir / "uploads").iterdir())
+
+
+def test_server_never_imports_tensorflow_or_umap(mnist_cached):
+    """Render every page in a fresh interpreter and list the heavy modules it loaded."""
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        from streamlit.testing.v1 import AppTest
+        at = AppTest.from_file({APP!r}, default_timeout=120).run()
+        at.selectbox(key="dataset").set_value("digits").run()
+        heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "umap", "torch"))
+        print(json.dumps({{"exception": [e.value for e in at.exception], "heavy": heavy}}))
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report == {"exception": [], "heavy": []}
