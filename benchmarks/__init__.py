@@ -1,0 +1,1 @@
+"""Speed and memory measurements on full MNIST; ``python -m benchmarks`` prints the table."""
