@@ -127,3 +127,22 @@ def test_server_never_imports_tensorflow_or_umap(mnist_cached):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report == {"exception": [], "heavy": []}
+
+
+def test_link_to_a_missing_dataset_opens_mnist_and_says_so(mnist_cached):
+    at = _app("upload:0123456789abcdef/gone.npz").run()
+    assert not at.exception
+    assert at.session_state["dataset"] == "mnist"
+    assert [t.value for t in at.toast] == [
+        "The dataset in the link, upload:0123456789abcdef/gone.npz, is not here; showing mnist."
+    ]
+
+
+def test_upload_of_four_idx_files_becomes_one_dataset(tmp_path, cache_dir):
+    from tests.helpers import write_idx_folder
+
+    folder = write_idx_folder(tmp_path / "idx", tiny_arrays(), compress=True)
+    at = _upload(_app("digits").run(), [(p.name, p.read_bytes()) for p in sorted(folder.iterdir())])
+    assert not at.exception and not at.error
+    assert _metrics(at)["Training images"] == "40"
+    assert _metrics(at)["Test images"] == "10"
