@@ -1,12 +1,15 @@
-"""Arrays cached on disk: computed once, written atomically, recomputed when damaged."""
+"""Files written atomically (write, then rename) and arrays cached on disk: computed once,
+recomputed when missing or damaged."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -43,3 +46,16 @@ def cached_arrays(
         arrays = compute()
         save_arrays_atomic(path, arrays)
     return arrays
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` so readers see the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
