@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import socket
+import time
 import sys
 
 from mnist_core.datasets import NAMED_DATASETS, DatasetError, fetch, load_dataset
@@ -27,6 +28,38 @@ def _cmd_fetch(args: argparse.Namespace) -> dict:
     return {"name": args.name, "files": [str(p) for p in files]}
 
 
+def _cmd_embed(args: argparse.Namespace) -> dict:
+    from mnist_core import embeddings
+
+    start = time.perf_counter()
+    dataset = load_dataset(args.dataset)
+    if args.method == "pca":
+        params = {"n_components": args.n_components, "seed": args.seed}
+    else:
+        params = {
+            "n_neighbors": args.n_neighbors, "min_dist": args.min_dist, "metric": args.metric,
+            "pca_dims": None if args.no_pca else 50, "seed": args.seed,
+        }  # fmt: skip
+    request = embeddings.EmbeddingRequest(
+        args.dataset, dataset.fingerprint, args.method, args.split, params
+    )
+    result, cached = embeddings.compute_cached(
+        request, dataset, on_stage=lambda stage: print(stage, file=sys.stderr, flush=True)
+    )
+    return {
+        "method": args.method,
+        "split": args.split,
+        "n_points": int(len(result.coords)),
+        "seconds": round(time.perf_counter() - start, 3),
+        "compute_seconds": round(result.seconds, 3),
+        "knn_accuracy": result.quality["knn_accuracy"],
+        "knn_accuracy_pixels": result.quality["knn_accuracy_pixels"],
+        "silhouette": result.quality["silhouette"],
+        "cache_path": str(request.directory),
+        "cached": cached,
+    }
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mnist_core", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -42,6 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     fetch_cmd.add_argument("name", choices=[n for n, d in NAMED_DATASETS.items() if d.downloadable])
     fetch_cmd.add_argument("--base-url", help="fetch from this URL instead of the Keras bucket")
     fetch_cmd.set_defaults(run=_cmd_fetch)
+
+    embed = commands.add_parser("embed", help="compute (or read the cached) PCA or UMAP embedding")
+    embed.add_argument("dataset", help="a named dataset or a path")
+    embed.add_argument("--method", choices=["pca", "umap"], required=True)
+    embed.add_argument("--split", choices=["train", "test", "all"], default="train")
+    embed.add_argument("--seed", type=int, default=0)
+    embed.add_argument("--n-components", type=int, default=50, help="PCA: 1..50 (default 50)")
+    embed.add_argument("--n-neighbors", type=int, default=15, help="UMAP (default 15)")
+    embed.add_argument("--min-dist", type=float, default=0.001, help="UMAP (default 0.001)")
+    embed.add_argument("--metric", default="euclidean", help="UMAP (default euclidean)")
+    embed.add_argument("--no-pca", action="store_true", help="UMAP on raw pixels, no PCA to 50")
+    embed.set_defaults(run=_cmd_embed)
     return parser
 
 
@@ -49,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         result = args.run(args)
-    except DatasetError as exc:
+    except (DatasetError, ValueError) as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_BAD_INPUT
     print(json.dumps(result))

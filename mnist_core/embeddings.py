@@ -108,12 +108,7 @@ def umap_embedding(
         seed: random state; None lets umap-learn run its parallel, non-reproducible path.
         on_stage: called with a short description as each stage starts.
     """
-    if not 2 <= n_neighbors <= 200:
-        raise ValueError(f"n_neighbors must be in 2..200; got {n_neighbors}.")
-    if not 0 <= min_dist <= 1:
-        raise ValueError(f"min_dist must be in [0, 1]; got {min_dist}.")
-    if metric not in UMAP_METRICS:
-        raise ValueError(f"Unknown metric {metric!r}; pass one of {', '.join(UMAP_METRICS)}.")
+    _check_umap_params(n_neighbors, min_dist, metric)
     data = _as_float(x)
     if pca_dims:
         on_stage(f"PCA pre-reduction to {pca_dims} dimensions")
@@ -274,7 +269,27 @@ def normalized_params(method: str, params: dict) -> dict:
             f"Unknown {method} parameter {', '.join(sorted(unknown))}; "
             f"valid: {', '.join(defaults)}."
         )
-    return {**defaults, **params}
+    params = {**defaults, **params}
+    if method == "pca" and not 1 <= params["n_components"] <= MAX_PCA_COMPONENTS:
+        raise ValueError(
+            f"n_components must be in 1..{MAX_PCA_COMPONENTS}; got {params['n_components']}."
+        )
+    if method == "umap":
+        _check_umap_params(params["n_neighbors"], params["min_dist"], params["metric"])
+        if params["pca_dims"] is not None and not 2 <= params["pca_dims"] <= MAX_PCA_COMPONENTS:
+            raise ValueError(
+                f"pca_dims must be None or in 2..{MAX_PCA_COMPONENTS}; got {params['pca_dims']}."
+            )
+    return params
+
+
+def _check_umap_params(n_neighbors: int, min_dist: float, metric: str) -> None:
+    if not 2 <= n_neighbors <= 200:
+        raise ValueError(f"n_neighbors must be in 2..200; got {n_neighbors}.")
+    if not 0 <= min_dist <= 1:
+        raise ValueError(f"min_dist must be in [0, 1]; got {min_dist}.")
+    if metric not in UMAP_METRICS:
+        raise ValueError(f"Unknown metric {metric!r}; pass one of {', '.join(UMAP_METRICS)}.")
 
 
 @dataclass
