@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import streamlit as st
 
-from mnist_core import stats
+from mnist_core import embeddings, stats
 from mnist_core.datasets import NAMED_DATASETS, Dataset, DatasetError, fetch, load_dataset
 from mnist_core.paths import uploads_dir
 
@@ -50,3 +52,15 @@ def title_of(dataset_key: str) -> str:
     if dataset_key in NAMED_DATASETS:
         return NAMED_DATASETS[dataset_key].title
     return "upload: " + dataset_key.removeprefix(UPLOAD_PREFIX)
+
+
+@st.cache_resource(show_spinner="Reading the embedding…", max_entries=8)
+def embedding(request_json: str) -> embeddings.EmbeddingResult:
+    """A computed embedding, read once from disk and shared (read-only) by all sessions.
+
+    Raises LookupError when it is not stored (yet), so that absence is never cached."""
+    request = embeddings.EmbeddingRequest.from_json(json.loads(request_json))
+    result = embeddings.load_cached(request)
+    if result is None:
+        raise LookupError(f"No stored embedding for {request.key}.")
+    return result

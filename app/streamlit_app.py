@@ -14,18 +14,18 @@ if ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 from app import widgets  # noqa: E402
-from app.views import data  # noqa: E402
 
 st.set_page_config(page_title="MNIST dashboard", page_icon="🔢", layout="wide")
 
-active = widgets.dataset_picker()
-
-
-def data_page() -> None:
-    data.render(active)
-
+# Pages read the chosen dataset from here (see widgets.active_dataset).
+st.session_state[widgets.ACTIVE_KEY] = widgets.dataset_picker()
 
 navigation = st.navigation(
-    [st.Page(data_page, title="Data explorer", icon=":material/grid_view:", url_path="data")]
-)
+    [
+        st.Page("views/data.py", title="Data explorer", icon=":material/grid_view:",
+                url_path="data", default=True),
+        st.Page("views/embeddings.py", title="Embeddings", icon=":material/scatter_plot:",
+                url_path="embeddings"),
+    ]
+)  # fmt: skip
 navigation.run()

@@ -19,6 +19,7 @@ from mnist_core.datasets import (
 from mnist_core.paths import datasets_dir, uploads_dir
 
 DATASET_KEY = "dataset"
+ACTIVE_KEY = "active_dataset"
 DEFAULT = "mnist"
 FALLBACK = "digits"
 
@@ -26,6 +27,11 @@ FALLBACK = "digits"
 class ActiveDataset(NamedTuple):
     key: str  # picker key: a dataset name or "upload:<folder>/<file>"
     dataset: Dataset
+
+
+def active_dataset() -> ActiveDataset:
+    """The dataset the sidebar picker chose for this run (set by the entry script)."""
+    return st.session_state[ACTIVE_KEY]
 
 
 def dataset_picker() -> ActiveDataset:

@@ -37,6 +37,7 @@ __all__ = [
     "cluster_quality",
     "compute",
     "compute_cached",
+    "images_at",
     "load_cached",
     "pca",
     "split_arrays",
@@ -322,6 +323,17 @@ def split_arrays(dataset, split: str) -> tuple[np.ndarray, np.ndarray, np.ndarra
     images, labels = dataset.split(split)
     code = 0 if split == "train" else 1
     return images, labels, np.arange(len(labels)), np.full(len(labels), code, np.uint8)
+
+
+def images_at(dataset, split: str, rows: np.ndarray) -> np.ndarray:
+    """Images at positions ``rows`` of :func:`split_arrays` ``(dataset, split)``, without
+    concatenating the splits."""
+    if split != "all":
+        return dataset.split(split)[0][rows]
+    n_train = len(dataset.x_train)
+    return np.stack(
+        [dataset.x_train[r] if r < n_train else dataset.x_test[r - n_train] for r in rows]
+    ) if len(rows) else np.empty((0, *dataset.image_shape), np.uint8)
 
 
 def compute(

@@ -11,6 +11,11 @@ from mnist_core.stats import PixelStats
 
 __all__ = [
     "class_balance_figure",
+    "class_color",
+    "components_figure",
+    "embedding_scatter_figure",
+    "label_counts_figure",
+    "scree_figure",
     "digit_grid_figure",
     "digit_pixels_figure",
     "mosaic",
@@ -213,4 +218,125 @@ def pixel_stats_figure(
         fig.update_yaxes(scaleanchor=f"x{i if i > 1 else ''}", row=(i - 1) // len(columns) + 1,
                          col=(i - 1) % len(columns) + 1)  # fmt: skip
     fig.update_layout(height=110 * len(statistics) + 80, margin=dict(t=40, b=10, l=10, r=10))
+    return fig
+
+
+# --------------------------------------------------------------------------- embeddings
+
+# Ten well-separated colours (Tableau 10), then plotly's longer qualitative scale.
+CLASS_COLORS = [
+    "#4E79A7", "#F28E2B", "#E15759", "#76B7B2", "#59A14F",
+    "#EDC948", "#B07AA1", "#FF9DA7", "#9C755F", "#BAB0AC",
+]  # fmt: skip
+
+
+def class_color(label: int) -> str:
+    import plotly.express as px
+
+    palette = CLASS_COLORS if label < len(CLASS_COLORS) else px.colors.qualitative.Alphabet
+    return palette[label % len(palette)]
+
+
+def embedding_scatter_figure(
+    x: np.ndarray,
+    y: np.ndarray,
+    labels: np.ndarray,
+    indices: np.ndarray,
+    *,
+    class_names: tuple[str, ...],
+    marker_size: float = 3,
+    opacity: float = 0.6,
+    axis_titles: tuple[str, str] = ("", ""),
+    index_title: str = "index",
+) -> go.Figure:
+    """Every point of an embedding, drawn with WebGL, one trace (and legend entry) per class.
+
+    Each point's ``customdata`` is ``[row, index]``: its row in the arrays given (to look up
+    a selection) and its index in its split (shown on hover).
+    """
+    if not len(x) == len(y) == len(labels) == len(indices):
+        raise ValueError(
+            f"x, y, labels and indices differ in length: {len(x)}, {len(y)}, "
+            f"{len(labels)}, {len(indices)}."
+        )
+    fig = go.Figure()
+    rows = np.arange(len(labels))
+    for label in np.unique(labels):
+        mask = labels == label
+        name = class_names[int(label)]
+        fig.add_trace(
+            go.Scattergl(
+                x=x[mask], y=y[mask], mode="markers", name=name,
+                marker=dict(size=marker_size, opacity=opacity, color=class_color(int(label))),
+                customdata=np.stack([rows[mask], indices[mask]], axis=1),
+                hovertemplate=f"label {name}<br>{index_title} %{{customdata[1]}}<extra></extra>",
+            )
+        )  # fmt: skip
+    fig.update_layout(
+        height=640,
+        margin=dict(t=10, b=10, l=10, r=10),
+        xaxis_title=axis_titles[0],
+        yaxis_title=axis_titles[1],
+        legend=dict(title="class (click to hide)", itemsizing="constant"),
+        dragmode="select",
+        plot_bgcolor="white",
+    )
+    fig.update_xaxes(showgrid=False, zeroline=False)
+    fig.update_yaxes(showgrid=False, zeroline=False, scaleanchor="x")
+    return fig
+
+
+def scree_figure(explained_variance_ratio: np.ndarray) -> go.Figure:
+    """Explained variance per principal component (bars) and cumulated (line)."""
+    ratio = np.asarray(explained_variance_ratio)
+    components = np.arange(1, len(ratio) + 1)
+    fig = go.Figure()
+    fig.add_bar(x=components, y=ratio, name="per component",
+                hovertemplate="PC%{x}: %{y:.2%}<extra></extra>")  # fmt: skip
+    fig.add_scatter(
+        x=components, y=np.cumsum(ratio), name="cumulative", mode="lines+markers",
+        hovertemplate="PC1–PC%{x}: %{y:.2%}<extra></extra>",
+    )  # fmt: skip
+    fig.update_layout(
+        height=320, margin=dict(t=10, b=10, l=10, r=10),
+        xaxis_title="principal component", yaxis_title="share of variance",
+        yaxis_tickformat=".0%", yaxis_range=[0, 1], legend=dict(orientation="h", y=1.1),
+    )  # fmt: skip
+    return fig
+
+
+def components_figure(components: np.ndarray, image_shape: tuple[int, int], *, n: int = 10) -> go.Figure:
+    """The first ``n`` principal components as images (red positive, blue negative)."""
+    n = min(n, len(components))
+    fig = make_subplots(rows=1, cols=n, column_titles=[f"PC{i + 1}" for i in range(n)],
+                        horizontal_spacing=0.01)  # fmt: skip
+    for i in range(n):
+        image = components[i].reshape(image_shape)
+        limit = float(np.abs(image).max()) or 1.0
+        fig.add_trace(
+            go.Heatmap(z=image, colorscale="RdBu_r", zmin=-limit, zmax=limit, showscale=False,
+                       hovertemplate=f"PC{i + 1} weight at row %{{y}}, column %{{x}}: "
+                       "%{z:.3f}<extra></extra>"),
+            row=1, col=i + 1,
+        )  # fmt: skip
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, autorange="reversed")
+    for i in range(1, n + 1):
+        fig.update_yaxes(scaleanchor=f"x{i if i > 1 else ''}", row=1, col=i)
+    fig.update_layout(height=170, margin=dict(t=30, b=5, l=5, r=5))
+    return fig
+
+
+def label_counts_figure(counts: dict[str, int]) -> go.Figure:
+    """Horizontal bars: how many selected points carry each label."""
+    names = list(counts)
+    fig = go.Figure(
+        go.Bar(x=[counts[n] for n in names], y=names, orientation="h",
+               text=[f"{counts[n]:,}" for n in names], textposition="outside",
+               marker_color="#4E79A7", hovertemplate="%{y}: %{x:,}<extra></extra>")
+    )  # fmt: skip
+    fig.update_layout(
+        height=40 + 24 * len(names), margin=dict(t=5, b=5, l=5, r=30),
+        yaxis=dict(type="category", autorange="reversed"), xaxis_title="selected points",
+    )  # fmt: skip
     return fig

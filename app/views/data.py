@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import loaders
-from app.widgets import ActiveDataset
+from app.widgets import ActiveDataset, active_dataset
 from mnist_core import figures, stats
 from mnist_core.datasets import Dataset
 
@@ -113,3 +113,7 @@ def pixel_statistics(key: str, dataset: Dataset) -> None:
         key="pixel_stats",
         theme=None,  # the Streamlit theme recolours the second colour axis
     )
+
+
+if __name__ == "__main__":  # run as a page by st.navigation
+    render(active_dataset())
