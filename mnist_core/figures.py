@@ -15,6 +15,7 @@ __all__ = [
     "components_figure",
     "embedding_scatter_figure",
     "label_counts_figure",
+    "scatter_selection_rows",
     "scree_figure",
     "digit_grid_figure",
     "digit_pixels_figure",
@@ -83,7 +84,7 @@ def digit_grid_figure(
         images: uint8 ndarray of shape (n, h, w), in grid order.
         labels: ndarray of shape (n,).
         indices: ndarray of shape (n,), each image's index in its split (shown on hover and
-            returned as ``customdata`` of the selected point).
+            shown on hover).
         class_names: names by label.
         columns: digits per row.
         selected: position (0..n-1) of a digit to outline.
@@ -251,8 +252,8 @@ def embedding_scatter_figure(
 ) -> go.Figure:
     """Every point of an embedding, drawn with WebGL, one trace (and legend entry) per class.
 
-    Each point's ``customdata`` is ``[row, index]``: its row in the arrays given (to look up
-    a selection) and its index in its split (shown on hover).
+    Each point's ``customdata`` is its index in its split (shown on hover); a selection
+    maps back to rows with :func:`scatter_selection_rows`.
     """
     if not len(x) == len(y) == len(labels) == len(indices):
         raise ValueError(
@@ -260,7 +261,6 @@ def embedding_scatter_figure(
             f"{len(labels)}, {len(indices)}."
         )
     fig = go.Figure()
-    rows = np.arange(len(labels))
     for label in np.unique(labels):
         mask = labels == label
         name = class_names[int(label)]
@@ -268,8 +268,8 @@ def embedding_scatter_figure(
             go.Scattergl(
                 x=x[mask], y=y[mask], mode="markers", name=name,
                 marker=dict(size=marker_size, opacity=opacity, color=class_color(int(label))),
-                customdata=np.stack([rows[mask], indices[mask]], axis=1),
-                hovertemplate=f"label {name}<br>{index_title} %{{customdata[1]}}<extra></extra>",
+                customdata=indices[mask],
+                hovertemplate=f"label {name}<br>{index_title} %{{customdata}}<extra></extra>",
             )
         )  # fmt: skip
     fig.update_layout(
@@ -277,13 +277,26 @@ def embedding_scatter_figure(
         margin=dict(t=10, b=10, l=10, r=10),
         xaxis_title=axis_titles[0],
         yaxis_title=axis_titles[1],
-        legend=dict(title="class (click to hide)", itemsizing="constant"),
+        legend=dict(title="class<br>(click: hide)", itemsizing="constant", x=1.02, y=1),
         dragmode="select",
         plot_bgcolor="white",
     )
     fig.update_xaxes(showgrid=False, zeroline=False)
-    fig.update_yaxes(showgrid=False, zeroline=False, scaleanchor="x")
+    fig.update_yaxes(showgrid=False, zeroline=False)
     return fig
+
+
+def scatter_selection_rows(points: list[dict], labels: np.ndarray) -> np.ndarray:
+    """Rows (positions in the arrays given to :func:`embedding_scatter_figure`) of the
+    selected points, from plotly's ``curve_number`` and ``point_index``; sorted, unique."""
+    by_trace = [np.flatnonzero(labels == label) for label in np.unique(labels)]
+    rows = [
+        by_trace[p["curve_number"]][p["point_index"]]
+        for p in points
+        if p.get("curve_number", -1) < len(by_trace)
+        and 0 <= p.get("point_index", -1) < len(by_trace[p["curve_number"]])
+    ]
+    return np.unique(np.asarray(rows, dtype=np.int64))
 
 
 def scree_figure(explained_variance_ratio: np.ndarray) -> go.Figure:
@@ -338,5 +351,6 @@ def label_counts_figure(counts: dict[str, int]) -> go.Figure:
     fig.update_layout(
         height=40 + 24 * len(names), margin=dict(t=5, b=5, l=5, r=30),
         yaxis=dict(type="category", autorange="reversed"), xaxis_title="selected points",
+        xaxis_range=[0, max(counts.values(), default=1) * 1.35],
     )  # fmt: skip
     return fig

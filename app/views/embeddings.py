@@ -178,7 +178,7 @@ def selection_gallery(event, result, request, dataset: Dataset) -> None:
     if not points:
         st.caption("Draw a box or a lasso around points to see their digits here.")
         return
-    rows = np.unique([int(p["customdata"][0]) for p in points])
+    rows = figures.scatter_selection_rows(points, result.labels)
     labels = result.labels[rows]
     st.subheader(f"{len(rows):,} selected points")
     shown = rows[:GALLERY_MAX]
