@@ -113,10 +113,15 @@ def test_server_never_imports_tensorflow_or_umap(mnist_cached):
     """Render every page in a fresh interpreter and list the heavy modules it loaded."""
     script = textwrap.dedent(
         f"""
-        import json, sys
+        import json, sys, time
         from streamlit.testing.v1 import AppTest
         at = AppTest.from_file({APP!r}, default_timeout=120).run()
         at.selectbox(key="dataset").set_value("digits").run()
+        at.switch_page("views/embeddings.py").run()
+        time.sleep(8)  # the PCA job finishes in the background
+        at.run()
+        at.segmented_control(key="emb_method").set_value("umap").run()
+        at.button[0].click().run()  # the form's Compute UMAP: starts the job
         heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "umap", "torch"))
         print(json.dumps({{"exception": [e.value for e in at.exception], "heavy": heavy}}))
         """
@@ -146,3 +151,44 @@ def test_upload_of_four_idx_files_becomes_one_dataset(tmp_path, cache_dir):
     assert not at.exception and not at.error
     assert _metrics(at)["Training images"] == "40"
     assert _metrics(at)["Test images"] == "10"
+
+
+def _wait_for_jobs(cache_dir, timeout=180):
+    from mnist_core import jobs
+
+    for directory in (cache_dir / "embeddings").iterdir():
+        if directory.is_dir():
+            assert jobs.wait(directory, timeout=timeout)["state"] == "done"
+
+
+def test_embeddings_page_runs_pca_in_the_background_then_shows_it(cache_dir):
+    at = _app("digits").run()
+    at.switch_page("views/embeddings.py").run()
+    assert not at.exception
+    assert [i.value for i in at.info][0].startswith(
+        "Computing PCA of the train split in the background: "
+    )
+    _wait_for_jobs(cache_dir)
+    at.run()
+    assert not at.exception and not at.error
+    metrics = _metrics(at)
+    assert set(metrics) == {"k-NN accuracy in PC1–PC2", "same, in pixel space", "silhouette",
+                            "neighbour purity (k=15)"}  # fmt: skip
+    assert float(metrics["same, in pixel space"].rstrip("%")) > 95
+    assert [s.value for s in at.subheader] == ["Variance explained", "The first principal components"]
+    at.selectbox(key="pc_y").set_value(2).run()
+    assert not at.exception
+
+
+def test_embeddings_page_umap_waits_for_the_form_then_computes(cache_dir):
+    at = _app("digits").run()
+    at.switch_page("views/embeddings.py").run()
+    at.segmented_control(key="emb_method").set_value("umap").run()
+    assert at.info[0].value.startswith("This UMAP of the train split has not been computed yet.")
+    at.slider[0].set_value(10)
+    at.button[0].click().run()  # Compute UMAP
+    assert at.info[0].value.startswith("Computing UMAP of the train split in the background")
+    _wait_for_jobs(cache_dir, timeout=300)
+    at.run()
+    assert not at.exception and not at.error
+    assert float(_metrics(at)["k-NN accuracy in 2-D"].rstrip("%")) > 90

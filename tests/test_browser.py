@@ -89,3 +89,24 @@ def test_data_page_shows_the_grid_and_a_click_enlarges_a_digit(server, page):
     time.sleep(1.5)  # let the charts finish drawing before the screenshot
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=str(ARTIFACTS / "data-page.png"), full_page=True)
+
+
+def test_pca_scatter_renders_and_a_box_selection_shows_the_gallery(server, page):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(server + "/embeddings?dataset=digits")
+    # The PCA job runs in the background; the page updates itself when it is done.
+    page.get_by_text("Cluster quality").wait_for(timeout=120_000)
+    scatter = page.locator('[data-testid="stPlotlyChart"]').first
+    scatter.locator("canvas").first.wait_for(timeout=30_000)  # WebGL points
+    area = scatter.locator(".nsewdrag").first.bounding_box()
+    page.mouse.move(area["x"] + area["width"] * 0.2, area["y"] + area["height"] * 0.2)
+    page.mouse.down()
+    page.mouse.move(area["x"] + area["width"] * 0.8, area["y"] + area["height"] * 0.8, steps=10)
+    page.mouse.up()
+    heading = page.get_by_role("heading", name="selected points")
+    heading.wait_for(timeout=30_000)
+    n_selected = int(heading.inner_text().split()[0].replace(",", ""))
+    assert 0 < n_selected <= 1438
+    assert page.locator('[data-testid="stException"]').count() == 0
+    time.sleep(1.5)
+    page.screenshot(path=str(ARTIFACTS / "embeddings-page.png"), full_page=True)
