@@ -51,6 +51,8 @@ class Row:
     def ok(self) -> str:
         if not self.target:
             return ""
+        if self.target.startswith("<= ratio"):
+            return "yes" if self.measured / self.reference <= float(self.target.split()[-1]) else "NO"
         op, value = self.target.split()
         if isinstance(self.measured, str):
             return "yes" if self.measured == value else "NO"
@@ -64,7 +66,11 @@ def print_table(rows: list[Row]) -> None:
         measured = r.measured if isinstance(r.measured, str) else f"{r.measured:.3f} {r.unit}"
         ref = f"{r.reference:.3f} {r.unit} {r.reference_name}" if r.reference is not None else ""
         ratio = f"{r.measured / r.reference:.2f}" if r.reference and not isinstance(r.measured, str) else ""
-        target = f"{r.target} {r.unit}" if r.target and not isinstance(r.measured, str) else r.target
+        target = (
+            f"{r.target} {r.unit}"
+            if r.target and not isinstance(r.measured, str) and "ratio" not in r.target
+            else r.target
+        )
         lines.append((r.what, measured, target, r.ok, ref, ratio))
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
     for n, line in enumerate(lines):

@@ -13,7 +13,7 @@ import textwrap
 
 import numpy as np
 
-from benchmarks.common import ROOT, Row, median_seconds, seeded_cache
+from benchmarks.common import ROOT, Row, median_seconds
 
 APP = str(ROOT / "app" / "streamlit_app.py")
 
@@ -84,5 +84,6 @@ def bench_server() -> list[Row]:
 
 
 def run() -> list[Row]:
-    cache = seeded_cache()
-    return [bench_load(cache), bench_pixel_stats(), *bench_server()]
+    from mnist_core.paths import cache_dir
+
+    return [bench_load(cache_dir()), bench_pixel_stats(), *bench_server()]
