@@ -132,6 +132,7 @@ def test_server_never_imports_tensorflow_or_umap(mnist_cached):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report == {"exception": [], "heavy": []}
+    _wait_for_jobs(mnist_cached, timeout=300)  # leave no worker running behind the test
 
 
 def test_link_to_a_missing_dataset_opens_mnist_and_says_so(mnist_cached):
