@@ -1,7 +1,9 @@
 """``python -m mnist_core.worker JOB_DIR``: do the job described in ``JOB_DIR/job.json``.
 
-Writes progress into ``status.json`` (stage, elapsed) and, at the end, ``done`` or
-``failed`` with one sentence. The full traceback goes to stderr (``worker.log``).
+Kinds: ``embedding`` (see :mod:`mnist_core.embeddings`) and ``train`` (see
+:mod:`mnist_core.training`). Writes progress into ``status.json`` and, at the end, the final
+state (done, stopped, diverged or failed) with one sentence for a failure. The full
+traceback goes to stderr (``worker.log``).
 """
 
 from __future__ import annotations
@@ -17,18 +19,48 @@ from pathlib import Path
 from mnist_core.jobs import update_status
 
 
-def run_embedding(directory: Path, spec: dict, on_stage: Callable[[str], None]) -> None:
+class Progress:
+    """What a job reports while it works: its stage, and when it really starts running
+    (a training run may first wait in the queue)."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.began = time.time()
+        self.message: str | None = None
+
+    def stage(self, text: str) -> None:
+        print(f"[{time.time() - self.began:7.1f} s] {text}", flush=True)
+        update_status(self.directory, stage=text)
+
+    def running(self) -> None:
+        update_status(self.directory, state="running", started=time.time())
+
+    def fail_message(self, text: str) -> None:
+        """The sentence to show with a final state other than done (e.g. diverged)."""
+        self.message = text
+
+
+def run_embedding(directory: Path, spec: dict, progress: Progress) -> str:
     from mnist_core import embeddings
     from mnist_core.datasets import load_dataset
 
+    progress.running()
     request = embeddings.EmbeddingRequest.from_json(spec)
-    on_stage("loading the dataset")
+    progress.stage("loading the dataset")
     dataset = load_dataset(request.dataset, download=False)
-    embeddings.compute_cached(request, dataset, on_stage=on_stage)
+    embeddings.compute_cached(request, dataset, on_stage=progress.stage)
+    return "done"
 
 
-RUNNERS: dict[str, Callable[[Path, dict, Callable[[str], None]], None]] = {
+def run_train(directory: Path, spec: dict, progress: Progress) -> str:
+    from mnist_core.training import run_training
+
+    return run_training(directory, spec, progress)
+
+
+RUNNERS: dict[str, Callable[[Path, dict, Progress], str]] = {
     "embedding": run_embedding,
+    "train": run_train,
 }
 
 
@@ -37,7 +69,7 @@ def one_sentence(exc: BaseException) -> str:
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     if not message:
         return f"The job failed with {type(exc).__name__}."
-    if type(exc).__name__ in ("DatasetError", "ValueError"):
+    if type(exc).__name__ in ("DatasetError", "ValueError", "SpecError", "RunError"):
         return message
     return f"{type(exc).__name__}: {message}"
 
@@ -47,23 +79,17 @@ def main(argv: list[str]) -> int:
         print("usage: python -m mnist_core.worker JOB_DIR", file=sys.stderr)
         return 2
     directory = Path(argv[0])
-    started = time.time()
-    update_status(directory, state="running", pid=os.getpid(), started=started,
-                  stage="starting")  # fmt: skip
-
-    def on_stage(stage: str) -> None:
-        print(f"[{time.time() - started:7.1f} s] {stage}", flush=True)
-        update_status(directory, stage=stage)
-
+    update_status(directory, pid=os.getpid(), stage="starting")
+    progress = Progress(directory)
     try:
         job = json.loads((directory / "job.json").read_text())
-        runner = RUNNERS[job["kind"]]
-        runner(directory, job["spec"], on_stage)
+        final = RUNNERS[job["kind"]](directory, job["spec"], progress)
     except Exception as exc:
         traceback.print_exc()
         update_status(directory, state="failed", error=one_sentence(exc), finished=time.time())
         return 1
-    update_status(directory, state="done", stage="done", finished=time.time())
+    update_status(directory, state=final, stage=final, error=progress.message,
+                  finished=time.time())  # fmt: skip
     return 0
 
 
