@@ -60,6 +60,79 @@ def _cmd_embed(args: argparse.Namespace) -> dict:
     }
 
 
+def _cmd_presets(args: argparse.Namespace) -> list:
+    from mnist_core.spec import PRESETS
+
+    return [{"name": p.name, "title": p.title, "params": p.params_mnist} for p in PRESETS.values()]
+
+
+def _cmd_train(args: argparse.Namespace) -> dict:
+    from mnist_core import jobs, runs
+    from mnist_core.spec import PRESETS, ModelSpec, SpecError, with_train
+
+    if args.spec:
+        try:
+            spec = ModelSpec.from_json(json.loads(open(args.spec).read()))
+        except (OSError, ValueError) as exc:
+            raise SpecError(f"{args.spec}: {exc}") from None
+    elif args.preset in PRESETS:
+        spec = PRESETS[args.preset].spec
+    else:
+        raise SpecError(f"Unknown preset {args.preset!r}; use one of {', '.join(PRESETS)}.")
+    if args.epochs is not None:
+        spec = with_train(spec, epochs=args.epochs)
+    dataset = load_dataset(args.dataset)
+    directory = runs.create_run(spec, dataset=args.dataset, fingerprint=dataset.fingerprint,
+                                input_shape=dataset.image_shape, n_classes=dataset.n_classes)
+    start = time.perf_counter()
+    runs.start(directory)
+    print(f"run {directory.name}: {spec.name} on {args.dataset}", file=sys.stderr, flush=True)
+    stage, seen = None, 0
+
+    def report(text: str) -> None:
+        print(f"[{time.perf_counter() - start:7.1f} s] {text}", file=sys.stderr, flush=True)
+
+    try:
+        while True:
+            status = jobs.read_status(directory)
+            events = runs.read_events(directory)
+            for event in events[seen:]:
+                if event["type"] == "epoch":
+                    report(_epoch_line(event))
+            seen = len(events)
+            if status.get("stage") != stage and not str(status.get("stage")).startswith("training"):
+                report(status.get("stage"))
+            stage = status.get("stage")
+            if status["state"] not in jobs.ACTIVE:
+                break
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("stopping after the current batch…", file=sys.stderr, flush=True)
+        runs.request_stop(directory)
+        status = jobs.wait(directory)
+    summary = runs.read_json(directory / "summary.json") or {}
+    return {
+        "run_id": directory.name,
+        "status": status["state"],
+        "params": summary.get("params"),
+        "epochs_run": summary.get("epochs_run"),
+        "test_accuracy": summary.get("test_accuracy"),
+        "test_loss": summary.get("test_loss"),
+        "seconds": round(time.perf_counter() - start, 3),
+        **({"error": status["error"]} if status.get("error") else {}),
+    }
+
+
+def _epoch_line(event: dict) -> str:
+    parts = [f"epoch {event['epoch']}"]
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        if event.get(key) is not None:
+            parts.append(f"{key} {event[key]:.4f}")
+    if event.get("lr") is not None:
+        parts.append(f"lr {event['lr']:.3g}")
+    return ", ".join(parts)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mnist_core", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -87,6 +160,17 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--metric", default="euclidean", help="UMAP (default euclidean)")
     embed.add_argument("--no-pca", action="store_true", help="UMAP on raw pixels, no PCA to 50")
     embed.set_defaults(run=_cmd_embed)
+
+    presets = commands.add_parser("presets", help="list the model presets as JSON")
+    presets.set_defaults(run=_cmd_presets)
+
+    train = commands.add_parser("train", help="train a preset or a spec file; JSON result last")
+    source = train.add_mutually_exclusive_group(required=True)
+    source.add_argument("--preset", help="a preset name (see `presets`)")
+    source.add_argument("--spec", help="a model spec JSON file")
+    train.add_argument("--dataset", default="mnist", help="a named dataset or a path (default mnist)")
+    train.add_argument("--epochs", type=int, help="override the spec's epochs")
+    train.set_defaults(run=_cmd_train)
     return parser
 
 
@@ -94,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         result = args.run(args)
-    except (DatasetError, ValueError) as exc:
+    except (DatasetError, ValueError) as exc:  # SpecError and RunError are ValueErrors
         print(str(exc), file=sys.stderr)
         return EXIT_BAD_INPUT
     print(json.dumps(result))

@@ -18,6 +18,9 @@ from mnist_core import runs
 from mnist_core.diskcache import write_json_atomic
 
 BATCH_EVENT_SECONDS = 0.25  # batch metrics at least every half second, without flooding
+# A mean cross-entropy this many times that of guessing (ln K) means the weights blew up:
+# Keras computes the loss from logits, so an exploding model shows 1e7 long before NaN.
+DIVERGED_FACTOR = 1000
 
 
 def run_training(directory: Path, spec_json: dict, progress) -> str:
@@ -53,7 +56,8 @@ def _train(directory: Path, spec, info: dict, progress) -> str:
     )
     x_train = (dataset.x_train.astype("float32") / 255.0)[..., None]
     x_test = (dataset.x_test.astype("float32") / 255.0)[..., None]
-    recorder = RunRecorder(directory, progress)
+    recorder = RunRecorder(directory, progress,
+                           loss_limit=DIVERGED_FACTOR * math.log(max(dataset.n_classes, 2)))
     callbacks = [
         *build_callbacks(spec.train),
         recorder,
@@ -80,8 +84,9 @@ def _train(directory: Path, spec, info: dict, progress) -> str:
     if recorder.diverged_at is not None:
         epoch, batch = recorder.diverged_at
         summary["error"] = (
-            f"The loss became NaN in epoch {epoch}, batch {batch}: the learning rate "
-            f"({train.effective_learning_rate:g}) is probably too high; try one 10 times lower."
+            f"The loss exploded (NaN, or over {DIVERGED_FACTOR:,} times that of guessing) in "
+            f"epoch {epoch}, batch {batch}: the learning rate ({train.effective_learning_rate:g}) "
+            "is probably too high; try one 10 times lower."
         )
         write_json_atomic(directory / "summary.json", summary)
         progress.fail_message(summary["error"])
@@ -131,10 +136,11 @@ class RunRecorder(keras.callbacks.Callback):
     State that belongs to a run is reset in ``on_train_begin``.
     """
 
-    def __init__(self, directory: Path, progress=None):
+    def __init__(self, directory: Path, progress=None, *, loss_limit: float = math.inf):
         super().__init__()
         self.directory = directory
         self.progress = progress
+        self.loss_limit = loss_limit
 
     def on_train_begin(self, logs=None):
         self.start = time.perf_counter()
@@ -157,8 +163,9 @@ class RunRecorder(keras.callbacks.Callback):
         logs = logs or {}
         now = time.perf_counter()
         loss = float(logs.get("loss", 0.0))
-        if not math.isfinite(loss):
-            self.diverged_at = (self.epoch, batch + 1)
+        if not math.isfinite(loss) or loss > self.loss_limit:
+            if self.diverged_at is None:
+                self.diverged_at = (self.epoch, batch + 1)
             self.model.stop_training = True
         if runs.stop_requested(self.directory) and not self.stopped:
             self.stopped = True
