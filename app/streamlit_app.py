@@ -26,6 +26,9 @@ navigation = st.navigation(
                 url_path="data", default=True),
         st.Page("views/embeddings.py", title="Embeddings", icon=":material/scatter_plot:",
                 url_path="embeddings"),
+        st.Page("views/builder.py", title="Model builder", icon=":material/stacks:",
+                url_path="builder"),
+        st.Page("views/runs.py", title="Runs", icon=":material/monitoring:", url_path="runs"),
     ]
 )  # fmt: skip
 navigation.run()

@@ -211,3 +211,33 @@ def training_slot(directory: Path, *, on_wait, poll: float = 0.5) -> Iterator[bo
             return
         on_wait(queue_position(directory))
         time.sleep(poll)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a training run is, from its events: epoch and batch, share done, time left."""
+
+    epoch: int
+    epochs: int
+    batch: int
+    steps: int
+    fraction: float
+    elapsed: float
+    seconds_left: float | None
+
+
+def progress_of(events: list[dict]) -> Progress | None:
+    """The run's progress from its events; None before training began."""
+    begin = next((e for e in events if e["type"] == "train_begin"), None)
+    if begin is None:
+        return None
+    epochs, steps = begin.get("epochs") or 1, begin.get("steps") or 1
+    epoch, batch, elapsed = 1, 0, 0.0
+    for event in events:
+        if event["type"] == "batch":
+            epoch, batch, elapsed = event["epoch"], event["batch"], event["t"]
+        elif event["type"] == "epoch":
+            epoch, batch, elapsed = event["epoch"], steps, event["t"]
+    fraction = min(1.0, ((epoch - 1) * steps + batch) / (epochs * steps))
+    left = elapsed * (1 - fraction) / fraction if fraction > 0 else None
+    return Progress(epoch, epochs, batch, steps, fraction, elapsed, left)
