@@ -119,8 +119,12 @@ def _load(key: str) -> ActiveDataset:
 
 # --------------------------------------------------------------------------- training runs
 
-STATE_ICONS = {"queued": "⏳", "running": "▶️", "done": "✅", "stopped": "⏹️", "diverged": "💥",
-               "failed": "❌", "damaged": "⚠️", "missing": "❔"}  # fmt: skip
+STATE_ICONS = {
+    "queued": ":material/schedule:", "running": ":material/play_circle:",
+    "done": ":material/check_circle:", "stopped": ":material/stop_circle:",
+    "diverged": ":material/trending_up:", "failed": ":material/error:",
+    "damaged": ":material/warning:", "missing": ":material/help:",
+}  # fmt: skip
 
 
 def run_panel(run_id: str) -> None:

@@ -193,3 +193,74 @@ def test_embeddings_page_umap_waits_for_the_form_then_computes(cache_dir):
     at.run()
     assert not at.exception and not at.error
     assert float(_metrics(at)["k-NN accuracy in 2-D"].rstrip("%")) > 90
+
+
+def _button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def test_builder_shows_counts_and_errors_next_to_the_layer(cache_dir):
+    at = _app("digits").run()
+    at.switch_page("views/builder.py").run()
+    assert not at.exception
+    assert _metrics(at)["Total parameters"] == "4,810"  # feed-forward 64 on 8×8 digits
+    at.selectbox(key="preset_choice").set_value("keras_cnn")
+    _button(at, "Load preset").click().run()
+    # Keras CNN on 8×8: two 3×3 convs leave 4×4, pooling 2×2; fine. Make the kernel too big.
+    layers = at.session_state["builder_layers"]
+    first = layers[0]["id"]
+    at.number_input(key=f"L{first}_kernel_size").set_value(9).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "Layer 1 (Conv2D 32@9×9 relu): the 9×9 kernel is larger than its 8×8 input; use a "
+        "smaller kernel or padding 'same'."
+    ]
+    assert _button(at, "Train").disabled
+
+
+def test_builder_spec_lives_in_the_url(cache_dir):
+    from mnist_core.spec import PRESETS, ModelSpec, with_train
+
+    at = _app("digits").run()
+    at.switch_page("views/builder.py").run()
+    at.selectbox(key="preset_choice").set_value("two_conv_cnn")
+    _button(at, "Load preset").click().run()
+    url_spec = at.query_params["spec"]
+    url_spec = url_spec[0] if isinstance(url_spec, list) else url_spec
+    from_url, preset = ModelSpec.from_url(url_spec), PRESETS["two_conv_cnn"].spec
+    assert from_url.layers == preset.layers
+    # The form spells out the optimizer's default learning rate; all else is the preset's.
+    assert from_url.train == with_train(preset, learning_rate=0.001).train
+    # A new session opened with that link shows the same form.
+    again = _app("digits")
+    again.query_params["spec"] = url_spec
+    again.run()
+    again.switch_page("views/builder.py").run()
+    assert [layer["type"] for layer in again.session_state["builder_layers"]] == [
+        "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dropout", "Dense",
+    ]  # fmt: skip
+    broken = _app("digits")
+    broken.query_params["spec"] = "garbage"
+    broken.run()
+    broken.switch_page("views/builder.py").run()
+    assert not broken.exception
+
+
+def test_builder_trains_and_the_runs_page_lists_the_run(cache_dir):
+    from mnist_core import jobs, runs
+
+    at = _app("digits").run()
+    at.switch_page("views/builder.py").run()
+    at.selectbox(key="preset_choice").set_value("logistic")
+    _button(at, "Load preset").click().run()
+    _button(at, "Train").click().run()
+    run_id = at.session_state["builder_run"]
+    assert jobs.wait(runs.run_path(run_id), timeout=180)["state"] == "done"
+    at.run()
+    assert not at.exception
+    assert "Test accuracy" in _metrics(at)
+    at.switch_page("views/runs.py").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table["run"].tolist() == [run_id]
+    assert table["state"].tolist() == ["done"]

@@ -110,3 +110,21 @@ def test_pca_scatter_renders_and_a_box_selection_shows_the_gallery(server, page)
     assert page.locator('[data-testid="stException"]').count() == 0
     time.sleep(1.5)
     page.screenshot(path=str(ARTIFACTS / "embeddings-page.png"), full_page=True)
+
+
+def test_builder_trains_one_epoch_live_and_shows_the_result(server, page):
+    from mnist_core.spec import PRESETS, with_train
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    spec = with_train(PRESETS["ff64"].spec, epochs=1).to_url()
+    page.goto(f"{server}/builder?dataset=digits&spec={spec}")
+    page.get_by_text("Total parameters").wait_for(timeout=60_000)
+    assert page.get_by_text("4,810", exact=True).count() == 1  # 64·64+64 + 64·10+10
+    page.get_by_role("button", name="Train").click()
+    page.get_by_text("done", exact=True).wait_for(timeout=120_000)
+    page.get_by_text("Test accuracy").wait_for(timeout=30_000)
+    curves = page.locator('[data-testid="stPlotlyChart"]')
+    assert curves.count() == 1
+    assert page.locator('[data-testid="stException"]').count() == 0
+    time.sleep(1.5)
+    page.screenshot(path=str(ARTIFACTS / "builder-page.png"), full_page=True)

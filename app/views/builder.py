@@ -42,7 +42,7 @@ def render(active: ActiveDataset) -> None:
     )
     preset_picker()
 
-    left, right = st.columns([3, 2], gap="large")
+    left, right = st.columns([4, 3], gap="large")
     with left:
         st.subheader("Layers")
         layer_rows, error_slots = layer_editor()
@@ -135,10 +135,15 @@ def layer_editor() -> tuple[list[LayerSpec], list]:
 def _layer_row(position: int, layer: dict, count: int) -> LayerSpec:
     uid = layer["id"]
     kind = layer["type"]
-    widths = {"Dense": [1.3, 1, 1.2, 1], "Conv2D": [1.3, 1, 1, 1, 1.1, 1.2, 1],
-              "Dropout": [1.3, 1], "MaxPooling2D": [1.3, 1]}.get(kind, [1.3])  # fmt: skip
-    cols = st.columns([*widths, 0.35, 0.35, 0.35], vertical_alignment="bottom")
-    cols[0].markdown(f"**{position + 1}. {kind}**")
+    head = st.columns([4, 0.6, 0.6, 0.6], vertical_alignment="center")
+    head[0].markdown(f"**{position + 1}. {kind}**")
+    head[1].button("↑", key=f"up-{uid}", on_click=_move, args=(uid, -1),
+                   disabled=position == 0, help="Move up")  # fmt: skip
+    head[2].button("↓", key=f"down-{uid}", on_click=_move, args=(uid, 1),
+                   disabled=position == count - 1, help="Move down")  # fmt: skip
+    head[3].button("✕", key=f"remove-{uid}", on_click=_remove, args=(uid,), help="Remove")
+    n_fields = {"Dense": 3, "Conv2D": 6, "Dropout": 1, "MaxPooling2D": 1}.get(kind, 0)
+    cols = st.columns(max(n_fields, 3)) if n_fields else []
     values = {}
 
     def number(col, name, label, *, step, minimum, maximum=None, fmt=None):
@@ -154,26 +159,20 @@ def _layer_row(position: int, layer: dict, count: int) -> LayerSpec:
         values[name] = cols[col].selectbox(label, options, key=widget_key)
 
     if kind == "Dense":
-        number(1, "units", "units", step=16, minimum=1)
-        choice(2, "activation", "activation", ACTIVATIONS)
-        number(3, "l2", "L2", step=1e-4, minimum=0.0, fmt="%.5f")
+        number(0, "units", "units", step=16, minimum=1)
+        choice(1, "activation", "activation", ACTIVATIONS)
+        number(2, "l2", "L2", step=1e-4, minimum=0.0, fmt="%g")
     elif kind == "Conv2D":
-        number(1, "filters", "filters", step=8, minimum=1)
-        number(2, "kernel_size", "kernel", step=1, minimum=1)
-        number(3, "strides", "strides", step=1, minimum=1)
-        choice(4, "padding", "padding", PADDINGS)
-        choice(5, "activation", "activation", ACTIVATIONS)
-        number(6, "l2", "L2", step=1e-4, minimum=0.0, fmt="%.5f")
+        number(0, "filters", "filters", step=8, minimum=1)
+        number(1, "kernel_size", "kernel", step=1, minimum=1)
+        number(2, "strides", "strides", step=1, minimum=1)
+        choice(3, "padding", "padding", PADDINGS)
+        choice(4, "activation", "activation", ACTIVATIONS)
+        number(5, "l2", "L2", step=1e-4, minimum=0.0, fmt="%g")
     elif kind == "Dropout":
-        number(1, "rate", "rate", step=0.05, minimum=0.0, maximum=0.99)
+        number(0, "rate", "rate", step=0.05, minimum=0.0, maximum=0.99)
     elif kind == "MaxPooling2D":
-        number(1, "pool_size", "pool size", step=1, minimum=1)
-    base = len(widths)
-    cols[base].button("↑", key=f"up-{uid}", on_click=_move, args=(uid, -1),
-                      disabled=position == 0, help="Move up")  # fmt: skip
-    cols[base + 1].button("↓", key=f"down-{uid}", on_click=_move, args=(uid, 1),
-                          disabled=position == count - 1, help="Move down")  # fmt: skip
-    cols[base + 2].button("✕", key=f"remove-{uid}", on_click=_remove, args=(uid,), help="Remove")
+        number(0, "pool_size", "pool size", step=1, minimum=1)
     layer.update(values)
     return LayerSpec(kind, values)
 
@@ -274,8 +273,8 @@ def summary_table(analysis) -> None:
     table = pd.DataFrame(
         [
             {"#": "" if row.number is None else str(row.number), "layer": row.name,
-             "output shape": format_shape(row.output_shape),
-             "parameters": "?" if row.params is None else f"{row.params:,}"}
+             "shape": format_shape(row.output_shape),
+             "params": "?" if row.params is None else f"{row.params:,}"}
             for row in analysis.rows
         ]
     )  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app.widgets import STATE_ICONS, ActiveDataset, active_dataset, run_panel
+from app.widgets import ActiveDataset, active_dataset, run_panel
 from mnist_core import runs
 
 
@@ -41,7 +41,7 @@ def _row(run: runs.RunInfo) -> dict:
         "run": run.run_id,
         "model": run.info.get("name", "?"),
         "dataset": _short(run.info.get("dataset", "?")),
-        "state": f"{STATE_ICONS.get(run.state, '')} {run.state}",
+        "state": run.state,
         "parameters": run.info.get("params"),
         "epochs": summary.get("epochs_run"),
         "test accuracy": None if accuracy is None else 100 * accuracy,
