@@ -56,7 +56,8 @@ class Row:
         op, value = self.target.split()
         if isinstance(self.measured, str):
             return "yes" if self.measured == value else "NO"
-        return "yes" if (self.measured < float(value) if op == "<" else self.measured <= float(value)) else "NO"
+        checks = {"<": float.__lt__, "<=": float.__le__, ">=": float.__ge__, ">": float.__gt__}
+        return "yes" if checks[op](float(self.measured), float(value)) else "NO"
 
 
 def print_table(rows: list[Row]) -> None:

@@ -49,14 +49,27 @@ def read_status(directory: Path) -> dict[str, Any]:
         # Read again: the worker may have finished between the two reads.
         status = json.loads((directory / "status.json").read_text())
         if status.get("state") in ACTIVE and not _worker_alive(status.get("pid")):
+            tail = _log_tail(directory / "worker.log")
             status = update_status(
                 directory,
                 state="failed",
-                error=f"The worker process (pid {status.get('pid')}) stopped unexpectedly; "
-                "see worker.log in the job folder.",
+                error=f"The worker process (pid {status.get('pid')}) stopped unexpectedly"
+                + (f"; its last words: {tail}" if tail else "; see worker.log in the job folder."),
                 finished=time.time(),
             )
     return status
+
+
+def _log_tail(path: Path, lines: int = 3) -> str:
+    """The last few lines of a worker's log, joined into one line ("" if none)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 4096))
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    kept = [line.strip() for line in text.splitlines() if line.strip()][-lines:]
+    return " | ".join(kept)
 
 
 def update_status(directory: Path, **fields: Any) -> dict[str, Any]:

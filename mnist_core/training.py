@@ -182,7 +182,7 @@ class RunRecorder(keras.callbacks.Callback):
         logs = logs or {}
         now = time.perf_counter()
         event = {
-            "type": "epoch", "t": round(now - self.start, 3), "epoch": epoch + 1,
+            "type": "epoch", "t": round(now - self.start, 3), "at": time.time(), "epoch": epoch + 1,
             "epoch_seconds": round(now - self.epoch_start, 3), "lr": self._lr(),
             **{k: _finite(logs.get(k)) for k in ("loss", "accuracy", "val_loss", "val_accuracy")},
         }  # fmt: skip
