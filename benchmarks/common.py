@@ -64,7 +64,8 @@ def print_table(rows: list[Row]) -> None:
     header = ("what", "measured", "target", "met", "reference (plain)", "ratio ours/plain")
     lines = [header]
     for r in rows:
-        measured = r.measured if isinstance(r.measured, str) else f"{r.measured:.3f} {r.unit}"
+        digits = 4 if r.unit == "" else 3
+        measured = r.measured if isinstance(r.measured, str) else f"{r.measured:.{digits}f} {r.unit}".strip()
         ref = f"{r.reference:.3f} {r.unit} {r.reference_name}" if r.reference is not None else ""
         ratio = f"{r.measured / r.reference:.2f}" if r.reference and not isinstance(r.measured, str) else ""
         target = (

@@ -122,6 +122,9 @@ def test_server_never_imports_tensorflow_or_umap(mnist_cached):
         at.run()
         at.segmented_control(key="emb_method").set_value("umap").run()
         at.button[0].click().run()  # the form's Compute UMAP: starts the job
+        at.switch_page("views/builder.py").run()
+        next(b for b in at.button if b.label == "Train").click().run()  # starts a run
+        at.switch_page("views/runs.py").run()
         heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "umap", "torch"))
         print(json.dumps({{"exception": [e.value for e in at.exception], "heavy": heavy}}))
         """
@@ -133,6 +136,11 @@ def test_server_never_imports_tensorflow_or_umap(mnist_cached):
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report == {"exception": [], "heavy": []}
     _wait_for_jobs(mnist_cached, timeout=300)  # leave no worker running behind the test
+    from mnist_core import jobs
+
+    for run in (mnist_cached / "runs").iterdir():
+        if run.is_dir() and not run.name.startswith("."):
+            assert jobs.wait(run, timeout=300)["state"] == "done"
 
 
 def test_link_to_a_missing_dataset_opens_mnist_and_says_so(mnist_cached):
