@@ -133,6 +133,25 @@ def _epoch_line(event: dict) -> str:
     return ", ".join(parts)
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> dict:
+    from mnist_core import runs
+    from mnist_core.report import overall_json
+
+    return overall_json(runs.run_path(args.run_id))
+
+
+def _cmd_report(args: argparse.Namespace) -> dict:
+    from pathlib import Path
+
+    from mnist_core import runs
+    from mnist_core.report import build_report
+
+    text = build_report(runs.run_path(args.run_id))
+    Path(args.output).write_text(text, encoding="utf-8")
+    return {"run_id": args.run_id, "report": str(Path(args.output).resolve()),
+            "bytes": len(text.encode())}  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mnist_core", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -171,6 +190,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dataset", default="mnist", help="a named dataset or a path (default mnist)")
     train.add_argument("--epochs", type=int, help="override the spec's epochs")
     train.set_defaults(run=_cmd_train)
+
+    evaluate = commands.add_parser("evaluate", help="overall test statistics of a run as JSON")
+    evaluate.add_argument("run_id")
+    evaluate.set_defaults(run=_cmd_evaluate)
+
+    report = commands.add_parser("report", help="write a self-contained HTML report of a run")
+    report.add_argument("run_id")
+    report.add_argument("-o", "--output", required=True, help="the HTML file to write")
+    report.set_defaults(run=_cmd_report)
     return parser
 
 

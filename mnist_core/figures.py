@@ -12,6 +12,9 @@ from mnist_core.stats import PixelStats
 __all__ = [
     "class_balance_figure",
     "class_color",
+    "confusion_figure",
+    "mismatch_figure",
+    "top_probabilities_figure",
     "components_figure",
     "embedding_scatter_figure",
     "label_counts_figure",
@@ -78,6 +81,8 @@ def digit_grid_figure(
     class_names: tuple[str, ...],
     columns: int = 10,
     selected: int | None = None,
+    captions: list[str] | None = None,
+    cell: int | None = None,
 ) -> go.Figure:
     """A grid of digits, each labelled with its class; clicking a digit selects it.
 
@@ -89,6 +94,8 @@ def digit_grid_figure(
         class_names: names by label.
         columns: digits per row.
         selected: position (0..n-1) of a digit to outline.
+        captions: text written on each digit instead of its class name (e.g. "7→1").
+        cell: screen pixels per digit (default: fit 500 pixels).
     """
     n, h, w = images.shape
     gap = 1
@@ -97,7 +104,7 @@ def digit_grid_figure(
     col, row = pos % columns, pos // columns
     cx = col * (w + gap) + (w - 1) / 2
     cy = row * (h + gap) + (h - 1) / 2
-    names = [class_names[int(label)] for label in labels]
+    names = captions if captions is not None else [class_names[int(label)] for label in labels]
     fig = go.Figure(
         go.Heatmap(
             z=tiles, colorscale=INK, zmin=0, zmax=255, showscale=False,
@@ -132,7 +139,7 @@ def digit_grid_figure(
         visible=False, autorange="reversed", scaleanchor="x", constrain="domain"
     )
     rows = -(-n // columns)
-    cell = max(20, min(48, 500 // columns))  # screen pixels per digit
+    cell = cell or max(20, min(48, 500 // columns))  # screen pixels per digit
     fig.update_layout(
         plot_bgcolor="#DDE3EA",
         margin=dict(t=2, b=2, l=2, r=2),
@@ -392,4 +399,98 @@ def training_curves_figure(events: list[dict]) -> go.Figure:
     fig.update_yaxes(type="log", row=1, col=3)
     fig.update_layout(height=330, margin=dict(t=30, b=10, l=10, r=10),
                       legend=dict(orientation="h", y=-0.25))  # fmt: skip
+    return fig
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def confusion_figure(
+    matrix: np.ndarray,
+    *,
+    class_names: tuple[str, ...],
+    normalized: np.ndarray | None = None,
+    normalization_label: str = "of true class",
+    selected: tuple[int, int] | None = None,
+) -> go.Figure:
+    """Confusion matrix heat map, rows true and columns predicted. Each cell shows its count
+    and, when ``normalized`` is given, its share; the diagonal (green) reads apart from the
+    errors (red). Invisible markers over the cells make each cell clickable: a selected
+    point's ``customdata`` is ``[true, predicted]``."""
+    k = len(matrix)
+    names = [str(n) for n in class_names[:k]]
+    diagonal = np.eye(k, dtype=bool)
+    shade = normalized if normalized is not None else matrix / max(matrix.max(), 1)
+    texts = [
+        [f"{matrix[i, j]:,}" + (f"<br>{normalized[i, j]:.1%}" if normalized is not None else "")
+         for j in range(k)] for i in range(k)
+    ]  # fmt: skip
+    fig = go.Figure()
+    for mask, scale in ((diagonal, "Greens"), (~diagonal, "Reds")):
+        z = np.where(mask, shade, np.nan)
+        upper = np.nanmax(z) if np.isfinite(z).any() else 1
+        fig.add_heatmap(
+            z=z, x=names, y=names, text=texts, texttemplate="%{text}", colorscale=scale,
+            # zmax above the largest value keeps the darkest cell light enough to read.
+            zmin=0, zmax=1.6 * (upper or 1), showscale=False, hoverinfo="skip", xgap=1, ygap=1,
+            textfont=dict(size=11 if k <= 10 else 8),
+        )  # fmt: skip
+    ii, jj = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
+    fig.add_scatter(
+        x=[names[j] for j in jj.ravel()], y=[names[i] for i in ii.ravel()], mode="markers",
+        marker=dict(size=36 if k <= 10 else 18, color="rgba(0,0,0,0)", symbol="square"),
+        customdata=np.stack([ii.ravel(), jj.ravel(), matrix.ravel()], axis=1),
+        hovertemplate="true %{y}, predicted %{x}: %{customdata[2]:,} digits<extra></extra>",
+        selected=dict(marker=dict(color="rgba(0,0,0,0)")),
+        unselected=dict(marker=dict(opacity=1)), showlegend=False,
+    )  # fmt: skip
+    if selected is not None:
+        i, j = selected
+        fig.add_shape(type="rect", x0=j - 0.5, x1=j + 0.5, y0=i - 0.5, y1=i + 0.5,
+                      line=dict(color="#1F3A93", width=3))  # fmt: skip
+    fig.update_xaxes(title_text="predicted", side="top", type="category", showgrid=False)
+    fig.update_yaxes(title_text="true", autorange="reversed", type="category", showgrid=False)
+    fig.update_layout(
+        height=80 + 48 * k, width=110 + 60 * k, margin=dict(t=60, b=10, l=10, r=10),
+        plot_bgcolor="white", clickmode="event+select", dragmode=False,
+        title=dict(text=f"percent {normalization_label}" if normalized is not None else "counts",
+                   font=dict(size=12), x=0.5, y=0.02),
+    )  # fmt: skip
+    return fig
+
+
+def mismatch_figure(matrix: np.ndarray, *, class_names: tuple[str, ...]) -> go.Figure:
+    """Errors only: one bubble per (true, predicted) pair, sized by its count."""
+    k = len(matrix)
+    ii, jj = np.nonzero((matrix > 0) & ~np.eye(k, dtype=bool))
+    counts = matrix[ii, jj]
+    size = 8 + 40 * np.sqrt(counts / max(counts.max(initial=1), 1))
+    names = [str(n) for n in class_names[:k]]
+    fig = go.Figure(go.Scatter(
+        x=[names[j] for j in jj], y=[names[i] for i in ii], mode="markers+text",
+        marker=dict(size=size, color="#E15759", opacity=0.7, line=dict(width=0)),
+        text=[f"{c:,}" for c in counts], textposition="middle center",
+        textfont=dict(size=9, color="white"),
+        hovertemplate="true %{y} predicted as %{x}: %{text}<extra></extra>",
+    ))  # fmt: skip
+    fig.update_xaxes(title_text="predicted", type="category", categoryorder="array",
+                     categoryarray=names)  # fmt: skip
+    fig.update_yaxes(title_text="true", type="category", categoryorder="array",
+                     categoryarray=names[::-1])  # fmt: skip
+    fig.update_layout(height=420, margin=dict(t=10, b=10, l=10, r=10), plot_bgcolor="#FAFAFA")
+    return fig
+
+
+def top_probabilities_figure(probabilities: np.ndarray, *, class_names: tuple[str, ...],
+                             top: int = 3) -> go.Figure:
+    """The ``top`` most probable classes of one example, as horizontal bars."""
+    order = np.argsort(probabilities)[::-1][:top]
+    fig = go.Figure(go.Bar(
+        x=probabilities[order], y=[str(class_names[i]) for i in order], orientation="h",
+        text=[f"{p:.1%}" for p in probabilities[order]], textposition="outside",
+        marker_color=[class_color(int(i)) for i in order],
+    ))  # fmt: skip
+    fig.update_layout(height=60 + 30 * top, margin=dict(t=5, b=5, l=5, r=40),
+                      xaxis=dict(range=[0, 1.15], tickformat=".0%"),
+                      yaxis=dict(type="category", autorange="reversed"))  # fmt: skip
     return fig

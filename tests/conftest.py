@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -72,3 +73,30 @@ def copy_to(src: Path, dst: Path) -> Path:
     dst.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, dst)
     return dst
+
+
+@pytest.fixture(scope="session")
+def trained_run_template(tmp_path_factory) -> Path:
+    """A finished run (logistic regression, 3 epochs on digits), trained once per session
+    with the real CLI and worker; copy it with :func:`finished_run`."""
+    import subprocess
+    import sys
+
+    cache = tmp_path_factory.mktemp("trained-cache")
+    env = {**os.environ, "MNIST_CACHE_DIR": str(cache)}
+    result = subprocess.run(
+        [sys.executable, "-m", "mnist_core", "train", "--preset", "ff64", "--dataset", "digits",
+         "--epochs", "3"],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    run_id = json.loads(result.stdout.strip().splitlines()[-1])["run_id"]
+    return cache / "runs" / run_id
+
+
+@pytest.fixture
+def finished_run(cache_dir, trained_run_template) -> Path:
+    """The session's finished run, copied into this test's cache folder."""
+    target = cache_dir / "runs" / trained_run_template.name
+    shutil.copytree(trained_run_template, target)
+    return target

@@ -272,3 +272,24 @@ def test_builder_trains_and_the_runs_page_lists_the_run(cache_dir):
     table = at.dataframe[0].value
     assert table["run"].tolist() == [run_id]
     assert table["state"].tolist() == ["done"]
+
+
+def test_evaluation_page_shows_a_finished_run(finished_run):
+    at = _app("digits").run()
+    at.switch_page("views/evaluate.py").run()
+    assert not at.exception and not at.error
+    summary = json.loads((finished_run / "summary.json").read_text())
+    assert _metrics(at)["Test accuracy"] == f"{summary['test_accuracy']:.2%}"
+    assert [s.value for s in at.subheader][:2] == ["Confusion matrix", "Statistics"]
+    for how in ("pred", "all", "none"):
+        at.segmented_control(key="cm_normalization").set_value(how).run()
+    at.selectbox(key="mistakes_true").set_value(3).run()
+    assert not at.exception
+
+
+def test_evaluation_page_without_runs_says_what_to_do(cache_dir):
+    at = _app("digits").run()
+    at.switch_page("views/evaluate.py").run()
+    assert [i.value for i in at.info] == [
+        "No finished run yet: train one on the Model builder page."
+    ]

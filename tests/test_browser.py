@@ -128,3 +128,45 @@ def test_builder_trains_one_epoch_live_and_shows_the_result(server, page):
     assert page.locator('[data-testid="stException"]').count() == 0
     time.sleep(1.5)
     page.screenshot(path=str(ARTIFACTS / "builder-page.png"), full_page=True)
+
+
+@pytest.fixture
+def server_with_run(finished_run, server):
+    return server, finished_run
+
+
+def test_confusion_cell_click_shows_its_digits_and_the_report_opens(server_with_run, page, tmp_path):
+    from mnist_core import evaluation
+    from mnist_core.report import build_report
+
+    server, run = server_with_run
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(f"{server}/evaluation?dataset=digits&run={run.name}")
+    page.get_by_text("Click a cell to see its digits.").wait_for(timeout=60_000)
+    time.sleep(1)
+    probabilities, y_true, _ = evaluation.run_predictions(run)
+    matrix = evaluation.confusion_matrix(y_true, probabilities.argmax(1), n_classes=10)
+    true = 3
+    count = int(matrix[true, true])
+    expected = page.get_by_text(f"True 3, predicted 3: {count:,} digits")
+    for _ in range(5):  # the chart may take a moment to accept clicks after it is drawn
+        area = page.locator('[data-testid="stPlotlyChart"]').first.locator(".nsewdrag").first
+        box = area.bounding_box()
+        page.mouse.click(box["x"] + (true + 0.5) * box["width"] / 10,
+                         box["y"] + (true + 0.5) * box["height"] / 10)  # fmt: skip
+        try:
+            expected.wait_for(timeout=6_000)
+            break
+        except Exception:  # playwright's TimeoutError: click again
+            continue
+    expected.wait_for(timeout=1_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    time.sleep(1)
+    page.screenshot(path=str(ARTIFACTS / "evaluation-page.png"), full_page=True)
+
+    report = tmp_path / "report.html"
+    report.write_text(build_report(run))
+    page.goto(report.as_uri())
+    page.get_by_role("heading", name="Confusion matrix").wait_for(timeout=30_000)
+    page.locator(".plotly-graph-div .heatmaplayer").first.wait_for(timeout=30_000)
+    assert page.locator(".plotly-graph-div").count() == 3  # curves, confusion matrix, mistakes
