@@ -182,10 +182,11 @@ def _run_result(summary: dict, state: str) -> None:
     cols = st.columns(5)
     cols[0].metric("Test accuracy", f"{summary['test_accuracy']:.2%}")
     cols[1].metric("Test loss", f"{summary['test_loss']:.4f}")
-    cols[2].metric("Epochs run", summary["epochs_run"])
-    cols[3].metric("Parameters", f"{summary['params']:,}")
+    cols[2].metric("Epochs run", summary.get("epochs_run") or "—")
+    cols[3].metric("Parameters", f"{summary['params']:,}" if summary.get("params") else "—")
+    per_epoch = summary.get("seconds_per_epoch")
     cols[4].metric("Training time", _duration(summary["wall_seconds"]),
-                   help=f"{summary['seconds_per_epoch']:.2f} s per epoch")  # fmt: skip
+                   help=f"{per_epoch:.2f} s per epoch" if per_epoch else None)  # fmt: skip
     notes = []
     if state == "stopped":
         notes.append("Stopped on request; the weights reached so far were evaluated.")

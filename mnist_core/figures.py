@@ -17,14 +17,18 @@ __all__ = [
     "top_probabilities_figure",
     "components_figure",
     "embedding_scatter_figure",
+    "grid_heatmap_figure",
+    "importance_figure",
     "label_counts_figure",
     "scatter_selection_rows",
     "scree_figure",
+    "tradeoff_figure",
     "training_curves_figure",
     "digit_grid_figure",
     "digit_pixels_figure",
     "mosaic",
     "pixel_stats_figure",
+    "runs_overlay_figure",
 ]
 
 SPLIT_COLORS = {"train": "#4C78A8", "test": "#F58518"}
@@ -493,4 +497,82 @@ def top_probabilities_figure(probabilities: np.ndarray, *, class_names: tuple[st
     fig.update_layout(height=60 + 30 * top, margin=dict(t=5, b=5, l=5, r=40),
                       xaxis=dict(range=[0, 1.15], tickformat=".0%"),
                       yaxis=dict(type="category", autorange="reversed"))  # fmt: skip
+    return fig
+
+
+# --------------------------------------------------------------------------- comparing runs
+
+
+def runs_overlay_figure(history: pd.DataFrame, *, smoothing: float = 0.0) -> go.Figure:
+    """Loss and accuracy per epoch of several runs, train solid and validation dashed; with
+    ``smoothing`` > 0 the raw curves stay faintly behind the smoothed ones.
+
+    ``history`` is :func:`mnist_core.runs.history_frame`'s long table.
+    """
+    from mnist_core.runs import smooth
+
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"), horizontal_spacing=0.08)
+    run_ids = list(dict.fromkeys(history["run"]))
+    for number, run_id in enumerate(run_ids):
+        color = class_color(number)
+        for col, metric in ((1, "loss"), (2, "accuracy")):
+            for split, dash in (("train", "solid"), ("validation", "dash")):
+                part = history[(history["run"] == run_id) & (history["metric"] == metric)
+                               & (history["split"] == split)].sort_values("epoch")  # fmt: skip
+                if part.empty:
+                    continue
+                name = f"{run_id} {split}"
+                if smoothing > 0:
+                    fig.add_scatter(x=part["epoch"], y=part["value"], mode="lines", opacity=0.25,
+                                    line=dict(color=color, dash=dash, width=1), showlegend=False,
+                                    hoverinfo="skip", row=1, col=col)  # fmt: skip
+                fig.add_scatter(
+                    x=part["epoch"], y=smooth(part["value"].tolist(), smoothing), mode="lines+markers",
+                    line=dict(color=color, dash=dash), marker=dict(size=4), name=name,
+                    legendgroup=name, showlegend=col == 1, row=1, col=col,
+                    hovertemplate=f"{name}<br>epoch %{{x}}: %{{y:.4f}}<extra></extra>",
+                )  # fmt: skip
+    fig.update_xaxes(title_text="epoch")
+    fig.update_layout(height=380, margin=dict(t=30, b=10, l=10, r=10),
+                      legend=dict(orientation="h", y=-0.25))  # fmt: skip
+    return fig
+
+
+def tradeoff_figure(table: pd.DataFrame) -> go.Figure:
+    """Test accuracy against training time, one point per run (``run``, ``model``,
+    ``seconds``, ``test accuracy`` columns; accuracy in percent)."""
+    data = table.dropna(subset=["seconds", "test accuracy"])
+    fig = go.Figure(go.Scatter(
+        x=data["seconds"], y=data["test accuracy"], mode="markers+text", text=data["model"],
+        textposition="top center", textfont=dict(size=10), marker=dict(size=10, color="#4E79A7"),
+        customdata=data[["run"]], hovertemplate="%{text} (%{customdata[0]})<br>%{x:.1f} s, "
+        "%{y:.2f} %<extra></extra>",
+    ))  # fmt: skip
+    fig.update_layout(height=380, margin=dict(t=10, b=10, l=10, r=10),
+                      xaxis_title="training time (s, log)", yaxis_title="test accuracy (%)")  # fmt: skip
+    fig.update_xaxes(type="log")
+    return fig
+
+
+def grid_heatmap_figure(cells: pd.DataFrame) -> go.Figure:
+    """Best validation loss per (units, hidden layers) cell of a capacity grid."""
+    pivot = cells.pivot_table(index="hidden layers", columns="units", values="best val_loss")
+    fig = go.Figure(go.Heatmap(
+        z=pivot.to_numpy(), x=[str(c) for c in pivot.columns], y=[str(i) for i in pivot.index],
+        colorscale="Viridis_r", texttemplate="%{z:.4f}", colorbar=dict(title="val loss"),
+        hovertemplate="%{x} units × %{y} layers: %{z:.4f}<extra></extra>",
+    ))  # fmt: skip
+    fig.update_xaxes(title_text="units per hidden layer", type="category")
+    fig.update_yaxes(title_text="hidden layers", type="category")
+    fig.update_layout(height=300, margin=dict(t=10, b=10, l=10, r=10))
+    return fig
+
+
+def importance_figure(importances: np.ndarray) -> go.Figure:
+    """A random forest's feature importances as an image of the pixels."""
+    fig = go.Figure(go.Heatmap(z=importances, colorscale="Viridis", colorbar=dict(title="importance"),
+                               hovertemplate="row %{y}, column %{x}: %{z:.4f}<extra></extra>"))  # fmt: skip
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain")
+    fig.update_xaxes(constrain="domain")
+    fig.update_layout(height=360, width=420, margin=dict(t=10, b=10, l=10, r=10))
     return fig

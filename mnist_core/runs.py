@@ -241,3 +241,48 @@ def progress_of(events: list[dict]) -> Progress | None:
     fraction = min(1.0, ((epoch - 1) * steps + batch) / (epochs * steps))
     left = elapsed * (1 - fraction) / fraction if fraction > 0 else None
     return Progress(epoch, epochs, batch, steps, fraction, elapsed, left)
+
+
+HISTORY_METRICS = (("loss", "train"), ("accuracy", "train"), ("val_loss", "validation"),
+                   ("val_accuracy", "validation"))  # fmt: skip
+
+
+def history_frame(directories: list[Path]) -> "pd.DataFrame":
+    """Epoch histories of runs as one long table: run, epoch, metric, split, value."""
+    import pandas as pd
+
+    rows = []
+    for directory in directories:
+        for event in read_events(directory):
+            if event["type"] != "epoch":
+                continue
+            for key, split in HISTORY_METRICS:
+                if event.get(key) is not None:
+                    rows.append({"run": directory.name, "epoch": event["epoch"],
+                                 "metric": key.removeprefix("val_"), "split": split,
+                                 "value": event[key]})  # fmt: skip
+    return pd.DataFrame(rows, columns=["run", "epoch", "metric", "split", "value"])
+
+
+def delete_run(directory: Path) -> None:
+    """Remove a run's directory; a queued or running run must be stopped first."""
+    import shutil
+
+    if jobs.read_status(directory)["state"] in jobs.ACTIVE:
+        raise RunError(f"Run {directory.name} is still {jobs.read_status(directory)['state']}; "
+                       "stop it before deleting it.")  # fmt: skip
+    if directory.parent.resolve() != runs_dir().resolve():
+        raise RunError(f"{directory} is not a run folder.")
+    shutil.rmtree(directory)
+
+
+def smooth(values: list[float], weight: float) -> list[float]:
+    """Exponential moving average with TensorBoard's debiasing; ``weight`` in [0, 1)."""
+    if not 0 <= weight < 1:
+        raise ValueError(f"weight must be in [0, 1); got {weight}.")
+    out, last, n = [], 0.0, 0
+    for value in values:
+        n += 1
+        last = last * weight + (1 - weight) * value
+        out.append(last / (1 - weight**n))
+    return out

@@ -465,3 +465,18 @@ PRESETS: dict[str, Preset] = {
 def with_train(spec: ModelSpec, **changes: Any) -> ModelSpec:
     """A copy of ``spec`` with training settings changed."""
     return replace(spec, train=replace(spec.train, **changes))
+
+
+GRID_UNITS = (128, 256, 512, 1024)
+GRID_DEPTHS = (1, 2, 3)
+
+
+def capacity_grid(*, units=GRID_UNITS, depths=GRID_DEPTHS, epochs: int = 10,
+                  base: TrainSpec | None = None) -> list[ModelSpec]:
+    """Dense networks of every width × depth (as in the tuning lab): Flatten, then ``depth``
+    hidden Dense layers of ``units`` ReLU units. Named ``grid 512x2`` and so on."""
+    train = replace(base or TrainSpec(optimizer="adam", batch_size=128), epochs=epochs)
+    return [
+        ModelSpec((LayerSpec("Flatten"), *(_dense(u) for _ in range(d))), train, f"grid {u}x{d}")
+        for d in depths for u in units
+    ]

@@ -1,7 +1,7 @@
 """``python -m mnist_core.worker JOB_DIR``: do the job described in ``JOB_DIR/job.json``.
 
-Kinds: ``embedding`` (see :mod:`mnist_core.embeddings`) and ``train`` (see
-:mod:`mnist_core.training`). Writes progress into ``status.json`` and, at the end, the final
+Kinds: ``embedding`` (see :mod:`mnist_core.embeddings`), ``train`` (see
+:mod:`mnist_core.training`) and ``baseline`` (see :mod:`mnist_core.baseline`). Writes progress into ``status.json`` and, at the end, the final
 state (done, stopped, diverged or failed) with one sentence for a failure. The full
 traceback goes to stderr (``worker.log``).
 """
@@ -58,9 +58,16 @@ def run_train(directory: Path, spec: dict, progress: Progress) -> str:
     return run_training(directory, spec, progress)
 
 
+def run_baseline(directory: Path, spec: dict, progress: Progress) -> str:
+    from mnist_core.baseline import run_baseline as fit_and_evaluate
+
+    return fit_and_evaluate(directory, progress)
+
+
 RUNNERS: dict[str, Callable[[Path, dict, Progress], str]] = {
     "embedding": run_embedding,
     "train": run_train,
+    "baseline": run_baseline,
 }
 
 

@@ -71,9 +71,9 @@ def headline(ev: dict, run: runs.RunInfo) -> None:
     cols[1].metric("Kappa", f"{overall['kappa']:.4f}")
     cols[2].metric("Mismatches", f"{overall['mismatches']:,}")
     cols[2].caption(f"{overall['mismatches']:,} mismatches of {overall['n']:,} test digits")
-    cols[3].metric("Parameters", f"{summary.get('params', 0):,}")
+    cols[3].metric("Parameters", f"{summary['params']:,}" if summary.get("params") else "—")
     cols[4].metric("Training time", f"{summary.get('wall_seconds', 0):.0f} s",
-                   help=f"{summary.get('epochs_run')} epochs")  # fmt: skip
+                   help=f"{summary.get('epochs_run') or 'no'} epochs")  # fmt: skip
     if run.state == "stopped":
         st.caption("This run was stopped before its last epoch; these are the weights it had then.")
     stamp = (run.directory / "test_probabilities.npy").stat().st_mtime
