@@ -60,7 +60,7 @@ def run_baseline(directory: Path, progress) -> str:
 
     info = runs.read_json(directory / "run.json") or {}
     with runs.training_slot(directory, on_wait=lambda ahead: progress.stage(
-            f"waiting in the queue: {ahead} runs ahead")) as got_slot:  # fmt: skip
+            f"waiting in the queue: {ahead} run{'s' if ahead != 1 else ''} ahead")) as got_slot:  # fmt: skip
         if not got_slot:
             return "stopped"
         progress.running()

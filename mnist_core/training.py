@@ -23,22 +23,12 @@ BATCH_EVENT_SECONDS = 0.25  # batch metrics at least every half second, without 
 DIVERGED_FACTOR = 1000
 
 
-def run_training(directory: Path, spec_json: dict, progress) -> str:
-    """Train the run in ``directory``; the final state (done, stopped or diverged)."""
+def run_training(directory: Path, progress) -> str:
+    """Train the run in ``directory`` (the caller holds a training slot); the final state:
+    done, stopped or diverged."""
     spec = runs.read_spec(directory)
     info = runs.read_json(directory / "run.json") or {}
-    with runs.training_slot(
-        directory,
-        on_wait=lambda ahead: progress.stage(
-            f"waiting in the queue: {ahead} run{'s' if ahead != 1 else ''} ahead, "
-            f"{runs.max_training()} may train at once"
-        ),
-    ) as got_slot:
-        if not got_slot:
-            progress.stage("stopped while queued")
-            return "stopped"
-        progress.running()
-        return _train(directory, spec, info, progress)
+    return _train(directory, spec, info, progress)
 
 
 def _train(directory: Path, spec, info: dict, progress) -> str:

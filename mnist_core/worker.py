@@ -53,9 +53,21 @@ def run_embedding(directory: Path, spec: dict, progress: Progress) -> str:
 
 
 def run_train(directory: Path, spec: dict, progress: Progress) -> str:
-    from mnist_core.training import run_training
+    from mnist_core import runs
 
-    return run_training(directory, spec, progress)
+    def waiting(ahead: int) -> None:
+        progress.stage(f"waiting in the queue: {ahead} run{'s' if ahead != 1 else ''} ahead, "
+                       f"{runs.max_training()} may train at once")  # fmt: skip
+
+    # Wait for a slot before importing TensorFlow: a queued run costs almost nothing.
+    with runs.training_slot(directory, on_wait=waiting) as got_slot:
+        if not got_slot:
+            progress.stage("stopped while queued")
+            return "stopped"
+        progress.running()
+        from mnist_core.training import run_training
+
+        return run_training(directory, progress)
 
 
 def run_baseline(directory: Path, spec: dict, progress: Progress) -> str:

@@ -293,3 +293,44 @@ def test_evaluation_page_without_runs_says_what_to_do(cache_dir):
     assert [i.value for i in at.info] == [
         "No finished run yet: train one on the Model builder page."
     ]
+
+
+def test_runs_page_compares_exports_and_launches_a_baseline(finished_run):
+    at = _app("digits")
+    at.query_params["run"] = finished_run.name
+    at.run()
+    at.switch_page("views/runs.py").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table["run"].tolist() == [finished_run.name]
+    assert table.loc[0, "epochs"] == 3 and table.loc[0, "state"] == "done"
+    at.slider(key="smoothing").set_value(0.6).run()
+    assert not at.exception
+    # The baseline form: a random forest on 300 digits, through the queue.
+    at.number_input(key="baseline_sample").set_value(300)
+    next(b for b in at.button if b.label == "Fit baseline").click().run()
+    from mnist_core import jobs, runs
+
+    baseline_run = next(r for r in runs.list_runs() if r.info.get("kind") == "baseline")
+    assert jobs.wait(baseline_run.directory, timeout=180)["state"] == "done"
+    at.run()
+    assert not at.exception
+    assert "Accuracy against training time" in [s.value for s in at.subheader]
+
+
+def test_capacity_grid_launches_twelve_queued_runs(cache_dir):
+    from mnist_core import jobs, runs
+
+    at = _app("digits").run()
+    at.switch_page("views/runs.py").run()
+    at.number_input(key="grid_epochs").set_value(1)
+    next(b for b in at.button if b.label == "Launch grid").click().run()
+    assert not at.exception
+    launched = runs.list_runs()
+    assert sorted(r.info["name"] for r in launched) == sorted(
+        f"grid {u}x{d}" for u in (128, 256, 512, 1024) for d in (1, 2, 3)
+    )
+    for run in launched:  # no need to train them all: stop, and check they end stopped
+        runs.request_stop(run.directory)
+    states = {jobs.wait(r.directory, timeout=300)["state"] for r in launched}
+    assert states <= {"stopped", "done"}
