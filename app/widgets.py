@@ -135,12 +135,12 @@ def run_panel(run_id: str) -> None:
     except runs.RunError as exc:
         st.error(str(exc))
         return
-    active = jobs.read_status(directory)["state"] in jobs.ACTIVE
+    active = runs.status_of(directory)["state"] in jobs.ACTIVE
     st.fragment(run_every=1.0 if active else None)(_run_view)(directory, active)
 
 
 def _run_view(directory, was_active: bool) -> None:
-    status = jobs.read_status(directory)
+    status = runs.status_of(directory)
     state = status["state"]
     if was_active and state not in jobs.ACTIVE:
         st.rerun(scope="app")  # finished: draw the final view once, without polling

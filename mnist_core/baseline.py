@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_core import jobs, runs
-from mnist_core.diskcache import write_json_atomic
+from mnist_core.diskcache import save_array_atomic, write_json_atomic
 
 DEFAULT_SAMPLE = 3000
 DEFAULT_TREES = 200
@@ -74,8 +74,8 @@ def run_baseline(directory: Path, progress) -> str:
         partial = model.predict_proba(dataset.x_test.reshape(len(dataset.x_test), -1) / 255.0)
         probabilities = np.zeros((len(dataset.x_test), dataset.n_classes), np.float32)
         probabilities[:, model.classes_] = partial
-        np.save(directory / "test_probabilities.npy", probabilities)
-        np.save(directory / "feature_importances.npy",
+        save_array_atomic(directory / "test_probabilities.npy", probabilities)
+        save_array_atomic(directory / "feature_importances.npy",
                 model.feature_importances_.reshape(dataset.image_shape).astype(np.float32))
         picked = probabilities[np.arange(len(dataset.y_test)), dataset.y_test]
         write_json_atomic(directory / "summary.json", {

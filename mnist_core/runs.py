@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mnist_core import jobs, paths
 from mnist_core.diskcache import write_json_atomic
 from mnist_core.spec import ModelSpec, SpecError, analyze
@@ -156,12 +158,60 @@ def list_runs() -> list[RunInfo]:
     for directory in sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
                             reverse=True):  # fmt: skip
         info = read_json(directory / "run.json")
-        status = jobs.read_status(directory)
-        if info is None:
-            info = {"run_id": directory.name, "name": "?", "dataset": "?"}
-            status = {"state": "damaged", "error": "run.json is missing or damaged."}
+        status = status_of(directory, info)
+        info = info or {"run_id": directory.name, "name": "?", "dataset": "?"}
         result.append(RunInfo(directory, info, status, read_json(directory / "summary.json")))
     return result
+
+
+def status_of(directory: Path, info: dict | None = None) -> dict:
+    """The run's status, with state ``damaged`` and a sentence when its files are broken."""
+    info = info if info is not None else read_json(directory / "run.json")
+    status = jobs.read_status(directory)
+    problems = run_problems(directory, info, status)
+    if problems:
+        status = {**status, "state": "damaged",
+                  "error": f"Run {directory.name} is damaged: {'; '.join(problems)}."}  # fmt: skip
+    return status
+
+
+def run_problems(directory: Path, info: dict | None, status: dict) -> list[str]:
+    """What is wrong with a run's files (empty when nothing is). A run still being written
+    (queued or running) is only checked for what exists from the start."""
+    import zipfile
+
+    problems = []
+    if info is None:
+        problems.append("run.json is missing or unreadable")
+    if status.get("state") == "missing":
+        problems.append("status.json is missing")
+    if status.get("state") not in ("done", "stopped"):
+        return problems
+    events = directory / "events.jsonl"
+    if events.exists():
+        text = events.read_bytes()
+        if text and not text.endswith(b"\n"):
+            problems.append("events.jsonl ends in a cut-off line")
+    if read_json(directory / "summary.json") is None:
+        problems.append("summary.json is missing or unreadable")
+    if (info or {}).get("kind") != "baseline":
+        model = directory / "model.keras"
+        if not model.exists():
+            problems.append("model.keras is missing")
+        elif not zipfile.is_zipfile(model):
+            problems.append("model.keras is truncated or not a Keras file")
+    try:
+        with open(directory / "test_probabilities.npy", "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)  # fmt: skip
+            shape, _, dtype = read_header(f)
+            expected = f.tell() + int(np.prod(shape)) * dtype.itemsize
+        if (directory / "test_probabilities.npy").stat().st_size < expected:
+            problems.append("test_probabilities.npy is truncated")
+    except (OSError, ValueError):
+        problems.append("test_probabilities.npy is missing or unreadable")
+    return problems
 
 
 def queue_position(directory: Path) -> int:

@@ -8,6 +8,7 @@ evaluates on the test set and writes the model, the test probabilities and a sum
 from __future__ import annotations
 
 import math
+import os
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import keras
 import numpy as np
 
 from mnist_core import runs
-from mnist_core.diskcache import write_json_atomic
+from mnist_core.diskcache import save_array_atomic, write_json_atomic
 
 BATCH_EVENT_SECONDS = 0.25  # batch metrics at least every half second, without flooding
 # A mean cross-entropy this many times that of guessing (ln K) means the weights blew up:
@@ -83,13 +84,15 @@ def _train(directory: Path, spec, info: dict, progress) -> str:
         return "diverged"
     progress.stage("evaluating on the test set")
     probabilities = model.predict(x_test, batch_size=1024, verbose=0).astype("float32")
-    np.save(directory / "test_probabilities.npy", probabilities)
+    save_array_atomic(directory / "test_probabilities.npy", probabilities)
     picked = probabilities[np.arange(len(dataset.y_test)), dataset.y_test]
     summary["test_loss"] = float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
     summary["test_accuracy"] = float(np.mean(probabilities.argmax(axis=1) == dataset.y_test))
     summary["test_size"] = int(len(dataset.y_test))
     progress.stage("saving the model")
-    model.save(directory / "model.keras")
+    partial = directory / ".model-partial.keras"  # Keras wants the .keras suffix
+    model.save(partial)
+    os.replace(partial, directory / "model.keras")
     write_json_atomic(directory / "summary.json", summary)
     runs.append_event(directory, {"type": "test", "t": round(time.perf_counter() - start, 3),
                                   "loss": summary["test_loss"],
