@@ -3,71 +3,25 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, skip_or_fail
+from tests.browser import ARTIFACTS, chromium, streamlit_server
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = ROOT / "test-artifacts"
 pytestmark = pytest.mark.browser
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
 def server(mnist_cached):
-    port = _free_port()
-    log = open(mnist_cached / "streamlit.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app/streamlit_app.py",
-         "--server.port", str(port), "--server.headless", "true"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ},
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-            break
-        except OSError:
-            if process.poll() is not None:
-                pytest.fail(f"streamlit exited: {Path(log.name).read_text()[-2000:]}")
-            time.sleep(0.3)
-    else:
-        pytest.fail("streamlit did not answer within 60 s")
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
-    log.close()
+    with streamlit_server(mnist_cached / "streamlit.log") as (url, _):
+        yield url
 
 
 @pytest.fixture
 def page():
-    if not Path(CHROMIUM).exists():
-        skip_or_fail(f"{CHROMIUM} is missing (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run"],
-        )  # fmt: skip
-        page = browser.new_page(viewport={"width": 1400, "height": 2400})
-        yield page
-        browser.close()
+    with chromium() as browser:
+        yield browser.new_page(viewport={"width": 1400, "height": 2400})
 
 
 def test_data_page_shows_the_grid_and_a_click_enlarges_a_digit(server, page):
