@@ -43,8 +43,8 @@ def bench_umap(pca50, *, quick: bool) -> tuple[Row, object, float]:
     # Compile umap's numba functions once, so neither side below pays for it. Above 4,096
     # points umap-learn switches from exact neighbours to NN-descent, and above 10,000 to
     # fewer epochs: warm up those paths.
-    umap.UMAP(random_state=0, **params).fit_transform(pca50[:12000])
     data = pca50[:5000] if quick else pca50
+    umap.UMAP(random_state=0, **params).fit_transform(pca50[: 5000 if quick else 12000])
     start = time.perf_counter()
     coords = embeddings.umap_embedding(data, pca_dims=None, **UMAP_PARAMS)
     ours = time.perf_counter() - start

@@ -86,3 +86,45 @@ def test_hostile_dataset_keys_and_run_ids_are_refused(cache_dir):
     for run_id in ("../../etc", "/tmp", "..", "a/b"):
         with pytest.raises(runs.RunError):
             runs.run_path(run_id)
+
+
+def test_server_config_limits_uploads_and_listens_on_localhost():
+    import tomllib
+
+    from tests.conftest import ROOT
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["address"] == "localhost"
+    assert config["server"]["maxUploadSize"] == 200
+    assert config["browser"]["gatherUsageStats"] is False
+
+
+def test_a_spec_in_the_url_is_validated_like_the_form(cache_dir):
+    from mnist_core.spec import LayerSpec, ModelSpec, TrainSpec
+
+    bad = ModelSpec((LayerSpec("Conv2D", {"kernel_size": 9}),), TrainSpec(learning_rate=-1.0))
+    at = _app("digits")
+    at.query_params["spec"] = bad.to_url()
+    at.run()
+    at.switch_page("views/builder.py")
+    at.query_params["spec"] = bad.to_url()
+    at.run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert "The learning rate must be greater than 0; got -1.0." in errors
+    assert any(e.startswith("Layer 1 (Conv2D 32@9×9 relu): the 9×9 kernel") for e in errors)
+    assert next(b for b in at.button if b.label == "Train").disabled
+    # Unknown fields in a hand-made link are refused in one sentence, not a traceback.
+    import base64
+    import json
+    import zlib
+
+    forged = base64.urlsafe_b64encode(zlib.compress(json.dumps(
+        {"layers": [{"type": "Lambda", "function": "os.system"}]}).encode())).decode()  # fmt: skip
+    at = _app("digits")
+    at.run()
+    at.switch_page("views/builder.py")
+    at.query_params["spec"] = forged
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error][0].startswith("Layer 1: Unknown layer type 'Lambda'")
