@@ -5,6 +5,7 @@ preset instead of three (a few minutes in all; the full run takes about half an 
 """
 
 import argparse
+import shutil
 
 from benchmarks import data_bench, embed_bench, train_bench
 from benchmarks.common import print_table, seeded_cache
@@ -15,13 +16,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="the short version, for CI")
     parser.add_argument("--only", choices=["data", "embed", "train"], help="one group only")
     args = parser.parse_args()
-    seeded_cache()
+    cache = seeded_cache()
     groups = {"data": lambda: data_bench.run(), "embed": lambda: embed_bench.run(quick=args.quick),
               "train": lambda: train_bench.run(quick=args.quick)}  # fmt: skip
     rows = []
-    for name, run in groups.items():
-        if args.only in (None, name):
-            rows += run()
+    try:
+        for name, run in groups.items():
+            if args.only in (None, name):
+                rows += run()
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)  # runs, embeddings and a copy of MNIST
     print_table(rows)
 
 
