@@ -201,3 +201,13 @@ def _finite(value) -> float | None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
+
+
+def load_run_model(directory: Path) -> keras.Model:
+    """The trained model of a run, loaded with Keras's ``safe_mode`` (no arbitrary code from
+    the file runs; a Lambda layer, say, is refused). Raises RunError for a damaged file."""
+    path = directory / "model.keras"
+    try:
+        return keras.saving.load_model(path, safe_mode=True)
+    except (OSError, ValueError) as exc:
+        raise runs.RunError(f"Run {directory.name}: model.keras cannot be loaded ({exc}).") from None

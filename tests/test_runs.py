@@ -160,3 +160,16 @@ def test_cli_presets_and_train(cache_dir):
     assert "epoch 2, loss" in result.stderr
     bad = cli("train", "--preset", "nope", "--dataset", "digits")
     assert bad.returncode == 2 and bad.stderr.startswith("Unknown preset 'nope'; use one of logistic")
+
+
+def test_the_saved_model_reloads_safely_and_reproduces_the_predictions(finished_run, digits):
+    from mnist_core.training import load_run_model
+
+    model = load_run_model(finished_run)
+    reloaded = model.predict(digits.x_test[..., None] / 255.0, verbose=0)
+    np.testing.assert_allclose(reloaded, np.load(finished_run / "test_probabilities.npy"),
+                               atol=1e-5)  # fmt: skip
+    data = (finished_run / "model.keras").read_bytes()
+    (finished_run / "model.keras").write_bytes(data[: len(data) // 2])
+    with pytest.raises(runs.RunError, match="model.keras cannot be loaded"):
+        load_run_model(finished_run)
