@@ -75,7 +75,7 @@ def test_builder_trains_one_epoch_live_and_shows_the_result(server, page):
     page.get_by_text("Total parameters").wait_for(timeout=60_000)
     assert page.get_by_text("4,810", exact=True).count() == 1  # 64·64+64 + 64·10+10
     page.get_by_role("button", name="Train").click()
-    page.get_by_text("done", exact=True).wait_for(timeout=120_000)
+    page.locator("strong", has_text="done").first.wait_for(timeout=120_000)
     page.get_by_text("Test accuracy").wait_for(timeout=30_000)
     curves = page.locator('[data-testid="stPlotlyChart"]')
     assert curves.count() == 1

@@ -16,6 +16,11 @@ from tests.browser import ARTIFACTS, chromium, rss_mb, streamlit_server
 pytestmark = pytest.mark.browser
 
 
+def _state(page, state: str):
+    """The run header's state, in bold (not the Runs table's hidden accessibility cells)."""
+    return page.locator("strong", has_text=re.compile(f"^{state}$")).first
+
+
 def _run_id(page) -> str:
     match = re.search(r"Run (\d{8}-\d{6}-[0-9a-f]{4})", page.inner_text("body"))
     assert match, "no run on the page"
@@ -43,7 +48,7 @@ def test_three_sessions_train_embed_and_browse_at_once(mnist_cached):
         memory.append(rss_mb(server.pid))
         embedder.get_by_text("Cluster quality").wait_for(timeout=120_000)
         memory.append(rss_mb(server.pid))
-        trainer.get_by_text("done", exact=True).wait_for(timeout=180_000)
+        _state(trainer, "done").wait_for(timeout=180_000)
         memory.append(rss_mb(server.pid))
         run_id = _run_id(trainer)
 
@@ -73,16 +78,16 @@ def test_a_run_survives_a_server_restart_and_is_followed(mnist_cached):
             page.goto(f"{url}/builder?dataset=digits&spec={spec}")
             page.get_by_text("Total parameters").wait_for(timeout=60_000)
             page.get_by_role("button", name="Train").click()
-            page.get_by_text("running", exact=True).wait_for(timeout=120_000)
+            _state(page, "running").wait_for(timeout=120_000)
             run_id = _run_id(page)
         # The server is gone; the worker is not.
         directory = runs.run_path(run_id)
         assert jobs.read_status(directory)["state"] == "running"
         with streamlit_server(log) as (url, _):
             page.goto(f"{url}/runs?dataset=digits&run={run_id}")
-            page.get_by_text("running", exact=True).first.wait_for(timeout=60_000)
+            _state(page, "running").wait_for(timeout=60_000)
             page.get_by_text(re.compile(r"epoch \d+/300 · batch")).first.wait_for(timeout=30_000)
             page.get_by_role("button", name="Stop").click()
-            page.get_by_text("stopped", exact=True).first.wait_for(timeout=120_000)
+            _state(page, "stopped").wait_for(timeout=120_000)
     assert jobs.read_status(directory)["state"] == "stopped"
     assert json.loads((directory / "summary.json").read_text())["epochs_run"] >= 1
