@@ -91,7 +91,6 @@ def server_with_run(finished_run, server):
 
 def test_confusion_cell_click_shows_its_digits_and_the_report_opens(server_with_run, page, tmp_path):
     from mnist_core import evaluation
-    from mnist_core.report import build_report
 
     server, run = server_with_run
     ARTIFACTS.mkdir(exist_ok=True)
@@ -118,8 +117,14 @@ def test_confusion_cell_click_shows_its_digits_and_the_report_opens(server_with_
     time.sleep(1)
     page.screenshot(path=str(ARTIFACTS / "evaluation-page.png"), full_page=True)
 
+    with page.expect_download(timeout=60_000) as download:  # built on click, then saved
+        page.get_by_role("button", name="Download report (HTML)").click()
     report = tmp_path / "report.html"
-    report.write_text(build_report(run))
+    download.value.save_as(report)
+    assert download.value.suggested_filename == f"report-{run.name}.html"
+    text = report.read_text()
+    assert text.startswith("<!DOCTYPE html>") and f"<title>Run {run.name}:" in text
+    assert "<h2>Confusion matrix</h2>" in text and len(text) > 1_000_000
     page.goto(report.as_uri())
     page.get_by_role("heading", name="Confusion matrix").wait_for(timeout=30_000)
     page.locator(".plotly-graph-div .heatmaplayer").first.wait_for(timeout=30_000)

@@ -78,7 +78,8 @@ def headline(ev: dict, run: runs.RunInfo) -> None:
         st.caption("This run was stopped before its last epoch; these are the weights it had then.")
     stamp = (run.directory / "test_probabilities.npy").stat().st_mtime
     st.download_button(
-        "Download report (HTML)", data=loaders.report_html(run.run_id, stamp),
+        # Built on click (on another thread), so opening the page never waits for it.
+        "Download report (HTML)", data=lambda: loaders.report_html(run.run_id, stamp),
         file_name=f"report-{run.run_id}.html", mime="text/html", icon=":material/download:",
         help="One self-contained file: spec, summary, curves, confusion matrix, statistics and "
         "the 25 most confident mistakes. Opens offline.",
