@@ -35,7 +35,6 @@ from mnist_core.dataset_files import (
     fail,
     is_idx_name,
     read_csv,
-    read_idx,
     read_idx_folder,
     read_npz,
 )

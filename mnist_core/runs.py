@@ -26,13 +26,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mnist_core import jobs, paths
 from mnist_core.diskcache import write_json_atomic
 from mnist_core.spec import ModelSpec, SpecError, analyze
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FINAL_STATES = ("done", "stopped", "diverged", "failed")
 STOP_FILE = "stop_requested"
@@ -218,9 +221,10 @@ def queue_position(directory: Path) -> int:
     """How many queued runs were submitted before this one (0: next in line)."""
     mine = jobs.read_status(directory).get("submitted", 0)
     ahead = 0
-    for run in list_runs():
-        if run.directory != directory and run.state == "queued":
-            if run.status.get("submitted", 0) < mine:
+    for other in runs_dir().iterdir():  # statuses only: waiting workers ask every half second
+        if other.is_dir() and other != directory and not other.name.startswith("."):
+            status = jobs.read_status(other)
+            if status["state"] == "queued" and status.get("submitted", 0) < mine:
                 ahead += 1
     return ahead
 

@@ -9,7 +9,6 @@ import sys
 import textwrap
 
 import numpy as np
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT, tiny_arrays

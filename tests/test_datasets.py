@@ -22,7 +22,7 @@ from mnist_core.datasets import (
     stratified_split,
 )
 from tests.conftest import ROOT, tiny_arrays
-from tests.helpers import idx_bytes, write_idx, write_idx_folder, write_kaggle_csv
+from tests.helpers import idx_bytes, write_idx_folder, write_kaggle_csv
 
 # --------------------------------------------------------------------------- good sources
 
@@ -170,7 +170,7 @@ def _npz(tmp_path, **arrays):
     return path
 
 
-def _zip_with_npy(tmp_path, key: str, npy: bytes, others: dict) -> "Path":
+def _zip_with_npy(tmp_path, key: str, npy: bytes, others: dict):
     path = tmp_path / "forged.npz"
     with zipfile.ZipFile(path, "w") as archive:
         for other_key, array in others.items():
@@ -186,7 +186,7 @@ def _npy_header(shape, dtype="|u1") -> bytes:
     np.lib.format.write_array_header_1_0(
         buffer, {"descr": dtype, "fortran_order": False, "shape": shape}
     )
-    return b"\x93NUMPY\x01\x00"[:0] + buffer.getvalue()
+    return buffer.getvalue()
 
 
 def bad_npz_cases(tmp_path):
