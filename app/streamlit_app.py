@@ -13,12 +13,12 @@ if ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from app import widgets  # noqa: E402
+from app import sidebar  # noqa: E402
 
 st.set_page_config(page_title="MNIST dashboard", page_icon="🔢", layout="wide")
 
-# Pages read the chosen dataset from here (see widgets.active_dataset).
-st.session_state[widgets.ACTIVE_KEY] = widgets.dataset_picker()
+# Pages read the chosen dataset from here (see sidebar.active_dataset).
+st.session_state[sidebar.ACTIVE_KEY] = sidebar.dataset_picker()
 
 navigation = st.navigation(
     [

@@ -33,9 +33,9 @@ def _train_cli(preset: str, epochs: int | None = None) -> dict:
 
 _BARE_FIT = """
 import json, sys, time
-from mnist_core.build import build_model, compile_model
-from mnist_core.datasets import load_dataset
-from mnist_core.spec import PRESETS
+from mnist_core.models.keras_build import build_model, compile_model
+from mnist_core.data.datasets import load_dataset
+from mnist_core.models.spec import PRESETS
 spec = PRESETS[sys.argv[1]].spec
 d = load_dataset("mnist")
 x = (d.x_train.astype("float32") / 255.0)[..., None]
@@ -51,7 +51,7 @@ def bench_fit_ratio(preset: str = "dense512") -> list[Row]:
     """A bare ``model.fit`` and our worker, each in a fresh process (so neither inherits the
     other's threads or warm caches), timed around ``fit`` only; and the run's accuracy."""
     from mnist_core import runs
-    from mnist_core.spec import PRESETS
+    from mnist_core.models.spec import PRESETS
 
     bare = subprocess.run([sys.executable, "-c", _BARE_FIT, preset], capture_output=True,
                           text=True, cwd=ROOT, timeout=3600, check=True)  # fmt: skip
@@ -94,8 +94,9 @@ def bench_live_page(epochs: int = 3) -> list[Row]:
     clock) to the page showing it, and the server's memory meanwhile."""
     from playwright.sync_api import sync_playwright
 
-    from mnist_core import jobs, runs
-    from mnist_core.spec import PRESETS, with_train
+    from mnist_core.runs import jobs
+    from mnist_core import runs
+    from mnist_core.models.spec import PRESETS, with_train
 
     port = _free_port()
     server = subprocess.Popen(

@@ -11,7 +11,7 @@ import socket
 import time
 import sys
 
-from mnist_core.datasets import NAMED_DATASETS, DatasetError, fetch, load_dataset
+from mnist_core.data.datasets import NAMED_DATASETS, DatasetError, fetch, load_dataset
 
 EXIT_BAD_INPUT = 2
 
@@ -61,14 +61,15 @@ def _cmd_embed(args: argparse.Namespace) -> dict:
 
 
 def _cmd_presets(args: argparse.Namespace) -> list:
-    from mnist_core.spec import PRESETS
+    from mnist_core.models.spec import PRESETS
 
     return [{"name": p.name, "title": p.title, "params": p.params_mnist} for p in PRESETS.values()]
 
 
 def _cmd_train(args: argparse.Namespace) -> dict:
-    from mnist_core import jobs, runs
-    from mnist_core.spec import PRESETS, ModelSpec, SpecError, with_train
+    from mnist_core.runs import jobs
+    from mnist_core import runs
+    from mnist_core.models.spec import PRESETS, ModelSpec, SpecError, with_train
 
     if args.spec:
         try:
@@ -135,7 +136,7 @@ def _epoch_line(event: dict) -> str:
 
 def _cmd_evaluate(args: argparse.Namespace) -> dict:
     from mnist_core import runs
-    from mnist_core.report import overall_json
+    from mnist_core.evaluation.report import overall_json
 
     return overall_json(runs.run_path(args.run_id))
 
@@ -144,7 +145,7 @@ def _cmd_report(args: argparse.Namespace) -> dict:
     from pathlib import Path
 
     from mnist_core import runs
-    from mnist_core.report import build_report
+    from mnist_core.evaluation.report import build_report
 
     text = build_report(runs.run_path(args.run_id))
     Path(args.output).write_text(text, encoding="utf-8")

@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 
 CACHE_ENV_VAR = "MNIST_CACHE_DIR"
+# The checkout: child processes (workers, downloads) run `python -m mnist_core...` from here.
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def cache_dir() -> Path:

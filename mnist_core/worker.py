@@ -1,7 +1,7 @@
 """``python -m mnist_core.worker JOB_DIR``: do the job described in ``JOB_DIR/job.json``.
 
 Kinds: ``embedding`` (see :mod:`mnist_core.embeddings`), ``train`` (see
-:mod:`mnist_core.training`) and ``baseline`` (see :mod:`mnist_core.baseline`). Writes progress into ``status.json`` and, at the end, the final
+:mod:`mnist_core.runs.training`) and ``baseline`` (see :mod:`mnist_core.runs.baseline`). Writes progress into ``status.json`` and, at the end, the final
 state (done, stopped, diverged or failed) with one sentence for a failure. The full
 traceback goes to stderr (``worker.log``).
 """
@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from mnist_core.jobs import update_status
+from mnist_core.runs.jobs import update_status
 
 
 class Progress:
@@ -42,7 +42,7 @@ class Progress:
 
 def run_embedding(directory: Path, spec: dict, progress: Progress) -> str:
     from mnist_core import embeddings
-    from mnist_core.datasets import load_dataset
+    from mnist_core.data.datasets import load_dataset
 
     progress.running()
     request = embeddings.EmbeddingRequest.from_json(spec)
@@ -65,13 +65,13 @@ def run_train(directory: Path, spec: dict, progress: Progress) -> str:
             progress.stage("stopped while queued")
             return "stopped"
         progress.running()
-        from mnist_core.training import run_training
+        from mnist_core.runs.training import run_training
 
         return run_training(directory, progress)
 
 
 def run_baseline(directory: Path, spec: dict, progress: Progress) -> str:
-    from mnist_core.baseline import run_baseline as fit_and_evaluate
+    from mnist_core.runs.baseline import run_baseline as fit_and_evaluate
 
     return fit_and_evaluate(directory, progress)
 

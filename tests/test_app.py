@@ -135,7 +135,7 @@ def test_server_never_imports_tensorflow_or_umap(mnist_cached):
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report == {"exception": [], "heavy": []}
     _wait_for_jobs(mnist_cached, timeout=300)  # leave no worker running behind the test
-    from mnist_core import jobs
+    from mnist_core.runs import jobs
 
     for run in (mnist_cached / "runs").iterdir():
         if run.is_dir() and not run.name.startswith("."):
@@ -162,7 +162,7 @@ def test_upload_of_four_idx_files_becomes_one_dataset(tmp_path, cache_dir):
 
 
 def _wait_for_jobs(cache_dir, timeout=180):
-    from mnist_core import jobs
+    from mnist_core.runs import jobs
 
     for directory in (cache_dir / "embeddings").iterdir():
         if directory.is_dir():
@@ -226,7 +226,7 @@ def test_builder_shows_counts_and_errors_next_to_the_layer(cache_dir):
 
 
 def test_builder_spec_lives_in_the_url(cache_dir):
-    from mnist_core.spec import PRESETS, ModelSpec, with_train
+    from mnist_core.models.spec import PRESETS, ModelSpec, with_train
 
     at = _app("digits").run()
     at.switch_page("views/builder.py").run()
@@ -254,7 +254,8 @@ def test_builder_spec_lives_in_the_url(cache_dir):
 
 
 def test_builder_trains_and_the_runs_page_lists_the_run(cache_dir):
-    from mnist_core import jobs, runs
+    from mnist_core.runs import jobs
+    from mnist_core import runs
 
     at = _app("digits").run()
     at.switch_page("views/builder.py").run()
@@ -308,7 +309,8 @@ def test_runs_page_compares_exports_and_launches_a_baseline(finished_run):
     # The baseline form: a random forest on 300 digits, through the queue.
     at.number_input(key="baseline_sample").set_value(300)
     next(b for b in at.button if b.label == "Fit baseline").click().run()
-    from mnist_core import jobs, runs
+    from mnist_core.runs import jobs
+    from mnist_core import runs
 
     baseline_run = next(r for r in runs.list_runs() if r.info.get("kind") == "baseline")
     assert jobs.wait(baseline_run.directory, timeout=180)["state"] == "done"
@@ -318,7 +320,8 @@ def test_runs_page_compares_exports_and_launches_a_baseline(finished_run):
 
 
 def test_capacity_grid_launches_twelve_queued_runs(cache_dir):
-    from mnist_core import jobs, runs
+    from mnist_core.runs import jobs
+    from mnist_core import runs
 
     at = _app("digits").run()
     at.switch_page("views/runs.py").run()

@@ -7,9 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from mnist_core import baseline, jobs, runs
-from mnist_core.datasets import load_dataset
-from mnist_core.spec import analyze, capacity_grid
+from mnist_core.runs import baseline, jobs
+from mnist_core import runs
+from mnist_core.data.datasets import load_dataset
+from mnist_core.models.spec import analyze, capacity_grid
 
 
 @pytest.fixture(scope="module")

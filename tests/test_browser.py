@@ -67,7 +67,7 @@ def test_pca_scatter_renders_and_a_box_selection_shows_the_gallery(server, page)
 
 
 def test_builder_trains_one_epoch_live_and_shows_the_result(server, page):
-    from mnist_core.spec import PRESETS, with_train
+    from mnist_core.models.spec import PRESETS, with_train
 
     ARTIFACTS.mkdir(exist_ok=True)
     spec = with_train(PRESETS["ff64"].spec, epochs=1).to_url()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mnist_core.spec import PRESETS, LayerSpec, ModelSpec, SpecError, TrainSpec, analyze
+from mnist_core.models.spec import PRESETS, LayerSpec, ModelSpec, SpecError, TrainSpec, analyze
 
-build = pytest.importorskip("mnist_core.build")
+build = pytest.importorskip("mnist_core.models.keras_build")
 
 
 @pytest.mark.parametrize("name", list(PRESETS))

@@ -13,7 +13,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from mnist_core.datasets import (
+from mnist_core.data.datasets import (
     Dataset,
     DatasetError,
     list_uploads,

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_core import datasets
-from mnist_core.datasets import DatasetError, fetch, is_cached, load_dataset
+from mnist_core.data import datasets
+from mnist_core.data.datasets import DatasetError, fetch, is_cached, load_dataset
 from tests.conftest import tiny_arrays
 from tests.helpers import write_idx_folder
 

@@ -7,7 +7,8 @@ import shutil
 
 import pytest
 
-from mnist_core import jobs, runs
+from mnist_core.runs import jobs
+from mnist_core import runs
 from tests.test_app import _app
 
 
@@ -78,7 +79,7 @@ def test_a_worker_that_never_started_is_not_running_forever(cache_dir):
 
 def test_hostile_dataset_keys_and_run_ids_are_refused(cache_dir):
     from app import loaders
-    from mnist_core.datasets import DatasetError
+    from mnist_core.data.datasets import DatasetError
 
     for key in ("upload:../../../etc/passwd", "upload:/etc/passwd"):
         with pytest.raises(DatasetError, match="not a file in the uploads folder"):
@@ -100,7 +101,7 @@ def test_server_config_limits_uploads_and_listens_on_localhost():
 
 
 def test_a_spec_in_the_url_is_validated_like_the_form(cache_dir):
-    from mnist_core.spec import LayerSpec, ModelSpec, TrainSpec
+    from mnist_core.models.spec import LayerSpec, ModelSpec, TrainSpec
 
     bad = ModelSpec((LayerSpec("Conv2D", {"kernel_size": 9}),), TrainSpec(learning_rate=-1.0))
     at = _app("digits")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mnist_core import figures, stats
+from mnist_core import figures
+from mnist_core.data import stats
 
 
 def test_mosaic_places_images_row_by_row_with_nan_gaps():

@@ -8,8 +8,9 @@ import time
 
 import pytest
 
-from mnist_core import embeddings, jobs
-from mnist_core.datasets import load_dataset
+from mnist_core import embeddings
+from mnist_core.runs import jobs
+from mnist_core.data.datasets import load_dataset
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,9 @@ import time
 
 import pytest
 
-from mnist_core import jobs, runs
-from mnist_core.spec import PRESETS, with_train
+from mnist_core.runs import jobs
+from mnist_core import runs
+from mnist_core.models.spec import PRESETS, with_train
 from tests.browser import ARTIFACTS, chromium, rss_mb, streamlit_server
 
 pytestmark = pytest.mark.browser

@@ -8,8 +8,9 @@ import sys
 
 import numpy as np
 
-from mnist_core import evaluation, report
-from mnist_core.datasets import load_dataset
+from mnist_core import evaluation
+from mnist_core.evaluation import report
+from mnist_core.data.datasets import load_dataset
 from tests.conftest import ROOT
 
 

@@ -13,9 +13,10 @@ import time
 import numpy as np
 import pytest
 
-from mnist_core import jobs, runs
-from mnist_core.datasets import load_dataset
-from mnist_core.spec import PRESETS, EarlyStoppingSpec, LayerSpec, ModelSpec, SpecError, with_train
+from mnist_core.runs import jobs
+from mnist_core import runs
+from mnist_core.data.datasets import load_dataset
+from mnist_core.models.spec import PRESETS, EarlyStoppingSpec, LayerSpec, ModelSpec, SpecError, with_train
 from tests.conftest import ROOT
 
 
@@ -163,7 +164,7 @@ def test_cli_presets_and_train(cache_dir):
 
 
 def test_the_saved_model_reloads_safely_and_reproduces_the_predictions(finished_run, digits):
-    from mnist_core.training import load_run_model
+    from mnist_core.runs.training import load_run_model
 
     model = load_run_model(finished_run)
     reloaded = model.predict(digits.x_test[..., None] / 255.0, verbose=0)

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from mnist_core.spec import (
+from mnist_core.models.spec import (
     PRESETS,
     EarlyStoppingSpec,
     LayerSpec,
@@ -155,7 +155,7 @@ def test_learning_rate_defaults_follow_the_optimizer():
 def test_analysis_does_not_import_tensorflow():
     import subprocess
 
-    code = ("import sys; from mnist_core.spec import PRESETS, analyze; "
+    code = ("import sys; from mnist_core.models.spec import PRESETS, analyze; "
             "[analyze(p.spec, input_shape=(28, 28), n_classes=10) for p in PRESETS.values()]; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))")  # fmt: skip
     from tests.conftest import ROOT

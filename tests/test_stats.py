@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mnist_core import stats
-from mnist_core.datasets import load_dataset
+from mnist_core.data import stats
+from mnist_core.data.datasets import load_dataset
 from tests.conftest import tiny_arrays
 
 

@@ -9,9 +9,10 @@ import pandas as pd
 import streamlit as st
 
 from app import loaders
-from app.widgets import ActiveDataset, active_dataset, run_panel
+from app.run_panel import run_panel
+from app.sidebar import ActiveDataset, active_dataset
 from mnist_core import runs
-from mnist_core.spec import (
+from mnist_core.models.spec import (
     ACTIVATIONS,
     LAYER_TYPES,
     MONITORS,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from app import loaders
-from app.widgets import ActiveDataset, active_dataset
-from mnist_core import figures, stats
-from mnist_core.datasets import Dataset
+from app.sidebar import ActiveDataset, active_dataset
+from mnist_core import figures
+from mnist_core.data import stats
+from mnist_core.data.datasets import Dataset
 
 SPLITS = ["train", "test"]
 

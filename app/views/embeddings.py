@@ -10,9 +10,10 @@ import numpy as np
 import streamlit as st
 
 from app import loaders
-from app.widgets import ActiveDataset, active_dataset
-from mnist_core import embeddings, figures, jobs
-from mnist_core.datasets import Dataset
+from app.sidebar import ActiveDataset, active_dataset
+from mnist_core import embeddings, figures
+from mnist_core.runs import jobs
+from mnist_core.data.datasets import Dataset
 
 GALLERY_MAX = 300
 

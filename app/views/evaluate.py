@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import loaders
-from app.widgets import ActiveDataset, active_dataset
+from app import run_cache
+from app.sidebar import ActiveDataset, active_dataset
 from mnist_core import evaluation, figures, runs
 
 NORMALIZATION_LABELS = {"true": "by true class", "pred": "by predicted class", "all": "of all",
@@ -29,7 +29,7 @@ def render(active: ActiveDataset) -> None:
     run = run_picker(finished)
     stamp = (run.directory / "test_probabilities.npy").stat().st_mtime
     try:
-        ev = loaders.run_evaluation(run.run_id, stamp)
+        ev = run_cache.run_evaluation(run.run_id, stamp)
     except runs.RunError as exc:
         st.error(str(exc))
         return
@@ -79,7 +79,7 @@ def headline(ev: dict, run: runs.RunInfo) -> None:
     stamp = (run.directory / "test_probabilities.npy").stat().st_mtime
     st.download_button(
         # Built on click (on another thread), so opening the page never waits for it.
-        "Download report (HTML)", data=lambda: loaders.report_html(run.run_id, stamp),
+        "Download report (HTML)", data=lambda: run_cache.report_html(run.run_id, stamp),
         file_name=f"report-{run.run_id}.html", mime="text/html", icon=":material/download:",
         help="One self-contained file: spec, summary, curves, confusion matrix, statistics and "
         "the 25 most confident mistakes. Opens offline.",

@@ -8,9 +8,11 @@ import pandas as pd
 import streamlit as st
 
 from app import loaders
-from app.widgets import ActiveDataset, active_dataset, run_panel
-from mnist_core import baseline, figures, runs
-from mnist_core.spec import GRID_DEPTHS, GRID_UNITS, capacity_grid
+from app.run_panel import run_panel
+from app.sidebar import ActiveDataset, active_dataset
+from mnist_core.runs import baseline
+from mnist_core import figures, runs
+from mnist_core.models.spec import GRID_DEPTHS, GRID_UNITS, capacity_grid
 
 
 def render(active: ActiveDataset) -> None:

@@ -30,7 +30,7 @@ from typing import Literal
 import numpy as np
 
 from mnist_core import paths
-from mnist_core.dataset_files import (
+from mnist_core.data.files import (
     DatasetError,
     fail,
     is_idx_name,
@@ -257,7 +257,7 @@ def _fetch_in_subprocess(named: NamedDataset, base_url: str | None) -> list[Path
     command = [sys.executable, "-m", "mnist_core", "fetch", named.name]
     if base_url:
         command += ["--base-url", base_url]
-    project_root = str(Path(__file__).resolve().parent.parent)
+    project_root = str(paths.PROJECT_ROOT)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [project_root, os.environ.get("PYTHONPATH")]))}
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800)
     if result.returncode != 0:

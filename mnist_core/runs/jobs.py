@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from mnist_core.diskcache import write_json_atomic
+from mnist_core.paths import PROJECT_ROOT
 
 STATES = ("queued", "running", "done", "failed")
 ACTIVE = ("queued", "running")
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 # Worker processes this process started; polled so that finished ones are reaped.
 _children: list[subprocess.Popen] = []

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_core import evaluation, figures, runs
-from mnist_core.spec import analyze, format_shape
+from mnist_core.models.spec import analyze, format_shape
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, Segoe UI, sans-serif; margin: 2rem auto;

@@ -219,7 +219,7 @@ def _as_float(x: np.ndarray) -> np.ndarray:
 class EmbeddingRequest:
     """One embedding: of which data, by which method, with which parameters.
 
-    ``dataset`` is what :func:`mnist_core.datasets.load_dataset` takes (a name or a path);
+    ``dataset`` is what :func:`mnist_core.data.datasets.load_dataset` takes (a name or a path);
     ``fingerprint`` pins the data, so the cache key does not depend on where it lives.
     """
 
@@ -416,7 +416,7 @@ def submit(request: EmbeddingRequest) -> dict[str, Any]:
     Returns the job status (``state`` done | queued | running | failed). A stored result
     answers at once; a request for an embedding already being computed joins that job.
     """
-    from mnist_core import jobs
+    from mnist_core.runs import jobs
 
     if load_cached(request) is not None:
         return {"state": "done", "stage": "done"}

@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from mnist_core.stats import PixelStats
+from mnist_core.data.stats import PixelStats
 
 __all__ = [
     "class_balance_figure",
@@ -38,7 +38,7 @@ INK = "Greys"
 
 def class_balance_figure(balance: pd.DataFrame) -> go.Figure:
     """Grouped bars of images per class, train beside test, each bar labelled
-    ``count (share %)``. ``balance`` is the frame :func:`mnist_core.stats.class_balance` returns."""
+    ``count (share %)``. ``balance`` is the frame :func:`mnist_core.data.stats.class_balance` returns."""
     fig = go.Figure()
     for split, rows in balance.groupby("split", sort=False):
         fig.add_bar(
@@ -507,9 +507,9 @@ def runs_overlay_figure(history: pd.DataFrame, *, smoothing: float = 0.0) -> go.
     """Loss and accuracy per epoch of several runs, train solid and validation dashed; with
     ``smoothing`` > 0 the raw curves stay faintly behind the smoothed ones.
 
-    ``history`` is :func:`mnist_core.runs.history_frame`'s long table.
+    ``history`` is :func:`mnist_core.runs.store.history_frame`'s long table.
     """
-    from mnist_core.runs import smooth
+    from mnist_core.runs.store import smooth
 
     fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"), horizontal_spacing=0.08)
     run_ids = list(dict.fromkeys(history["run"]))

@@ -4,9 +4,9 @@ A run directory is self-describing; everything a page, the CLI or a comparison s
 a run can be recomputed from it:
 
 - ``run.json``: id, dataset, fingerprint, input shape, classes, created time, parameters;
-- ``spec.json``: the :class:`~mnist_core.spec.ModelSpec`;
+- ``spec.json``: the :class:`~mnist_core.models.spec.ModelSpec`;
 - ``status.json``: state (queued, running, done, stopped, diverged, failed), stage, times,
-  error, pid; replaced atomically (see :mod:`mnist_core.jobs`);
+  error, pid; replaced atomically (see :mod:`mnist_core.runs.jobs`);
 - ``events.jsonl``: append-only batch and epoch metrics, learning rate, timings;
 - at the end: ``model.keras``, ``test_probabilities.npy``, ``summary.json``, ``tb/``
   (TensorBoard logs: ``tensorboard --logdir cache/runs``), ``worker.log``.
@@ -30,9 +30,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mnist_core import jobs, paths
+from mnist_core.runs import jobs
+from mnist_core import paths
 from mnist_core.diskcache import write_json_atomic
-from mnist_core.spec import ModelSpec, SpecError, analyze
+from mnist_core.models.spec import ModelSpec, SpecError, analyze
 
 if TYPE_CHECKING:
     import pandas as pd

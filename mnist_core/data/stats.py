@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from mnist_core.datasets import Dataset, Split
+    from mnist_core.data.datasets import Dataset, Split
 
 from mnist_core import paths
 from mnist_core.diskcache import cached_arrays

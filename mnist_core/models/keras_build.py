@@ -8,7 +8,7 @@ from __future__ import annotations
 import keras
 from keras import layers, regularizers
 
-from mnist_core.spec import LayerSpec, ModelSpec, TrainSpec, analyze
+from mnist_core.models.spec import LayerSpec, ModelSpec, TrainSpec, analyze
 
 __all__ = ["build_callbacks", "build_model", "build_optimizer", "compile_model"]
 

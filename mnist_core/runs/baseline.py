@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_core import jobs, runs
+from mnist_core.runs import jobs
+from mnist_core import runs
 from mnist_core.diskcache import save_array_atomic, write_json_atomic
 
 DEFAULT_SAMPLE = 3000
@@ -56,7 +57,7 @@ def create_baseline_run(*, dataset: str, fingerprint: str, input_shape: tuple[in
 
 def run_baseline(directory: Path, progress) -> str:
     """The worker's ``baseline`` job: fit, evaluate on the test set, write the results."""
-    from mnist_core.datasets import load_dataset
+    from mnist_core.data.datasets import load_dataset
 
     info = runs.read_json(directory / "run.json") or {}
     with runs.training_slot(directory, on_wait=lambda ahead: progress.stage(

@@ -168,7 +168,7 @@ def run_predictions(directory, *, dataset=None):
     Raises RunError (one sentence) when the run has no predictions or its data changed.
     """
     from mnist_core import runs
-    from mnist_core.datasets import DatasetError, load_dataset
+    from mnist_core.data.datasets import DatasetError, load_dataset
 
     info = runs.read_json(directory / "run.json") or {}
     try:

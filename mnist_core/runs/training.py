@@ -1,6 +1,6 @@
 """Train one run: the worker's ``train`` job. Imports Keras; runs in a worker process.
 
-Streams progress into the run directory (see :mod:`mnist_core.runs`), honours a stop
+Streams progress into the run directory (see :mod:`mnist_core.runs.store`), honours a stop
 request within a batch, stops a run whose loss turns NaN as ``diverged``, and at the end
 evaluates on the test set and writes the model, the test probabilities and a summary.
 """
@@ -34,13 +34,13 @@ def run_training(directory: Path, progress) -> str:
 
 def _train(directory: Path, spec, info: dict, progress) -> str:
     progress.stage("loading the dataset")
-    from mnist_core.datasets import load_dataset
+    from mnist_core.data.datasets import load_dataset
 
     dataset = load_dataset(info.get("dataset", "mnist"), download=False)
     if info.get("fingerprint") and dataset.fingerprint != info["fingerprint"]:
         raise ValueError(f"{info['dataset']}: the data changed since the run was created.")
     progress.stage("building the model")
-    from mnist_core.build import build_callbacks, build_model, compile_model
+    from mnist_core.models.keras_build import build_callbacks, build_model, compile_model
 
     model = compile_model(
         build_model(spec, input_shape=dataset.image_shape, n_classes=dataset.n_classes), spec.train

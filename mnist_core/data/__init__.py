@@ -1,0 +1,2 @@
+"""Datasets: the Dataset value object, named datasets and their downloads, file readers,
+uploads, and pixel statistics."""

@@ -1,0 +1,1 @@
+"""Models: the spec schema, the layer registry, presets, and the Keras builder."""
