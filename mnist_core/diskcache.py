@@ -3,6 +3,7 @@ recomputed when missing or damaged."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -72,3 +73,30 @@ def save_array_atomic(path: Path, array: np.ndarray) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+class StorageError(OSError):
+    """A file that could not be written or read, with one sentence for the user that names
+    the folder and the cause (a full disk, a read-only folder, ...)."""
+
+
+def storage_error(exc: OSError, path: str | os.PathLike) -> StorageError:
+    """``exc`` as a :class:`StorageError` whose message names ``path``'s folder and the cause.
+
+    >>> str(storage_error(OSError(errno.ENOSPC, "No space left on device"), "/c/runs/x/model.keras"))
+    'The disk holding /c/runs/x is full: model.keras could not be written (No space left on device).'
+    """
+    if isinstance(exc, StorageError):
+        return exc
+    path = Path(path)
+    folder, name = path.parent, path.name
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        text = f"The disk holding {folder} is full: {name} could not be written ({reason})."
+    elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        text = f"The folder {folder} is read-only here: {name} could not be written ({reason})."
+    else:
+        text = f"{path} could not be written or read ({reason})."
+    error = StorageError(exc.errno, text)
+    error.args = (text,)
+    return error

@@ -100,3 +100,65 @@ def finished_run(cache_dir, trained_run_template) -> Path:
     target = cache_dir / "runs" / trained_run_template.name
     shutil.copytree(trained_run_template, target)
     return target
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A folder on its own 2 MB tmpfs, to fill up: a real full disk (needs root, as in CI).
+    Yields the folder; unmounted afterwards."""
+    import subprocess
+
+    folder = tmp_path / "small-disk"
+    folder.mkdir()
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(folder)],
+                            capture_output=True, text=True)  # fmt: skip
+    if result.returncode != 0:
+        skip_or_fail(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def fill_disk(folder: Path) -> None:
+    """Fill the file system of ``folder`` to the last byte."""
+    with open(folder / ".filler", "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+    with open(folder / ".filler-small", "wb") as f:  # the last partial block
+        try:
+            while True:
+                f.write(b"\0")
+                f.flush()
+        except OSError:
+            pass
+
+
+@pytest.fixture
+def read_only(tmp_path):
+    """``make_read_only(folder)``: remount a tmpfs holding a copy of ``folder`` read-only in
+    its place (chmod does not stop root). Unmounted afterwards."""
+    import subprocess
+
+    mounted = []
+
+    def make_read_only(folder: Path) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        keep = tmp_path / f"ro-copy-{len(mounted)}"
+        shutil.copytree(folder, keep)
+        result = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(folder)],
+                                capture_output=True, text=True)  # fmt: skip
+        if result.returncode != 0:
+            skip_or_fail(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+        mounted.append(folder)
+        shutil.copytree(keep, folder, dirs_exist_ok=True)
+        subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+        return folder
+
+    yield make_read_only
+    for folder in reversed(mounted):
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
