@@ -79,6 +79,9 @@ class StorageError(OSError):
     """A file that could not be written or read, with one sentence for the user that names
     the folder and the cause (a full disk, a read-only folder, ...)."""
 
+    def __str__(self) -> str:
+        return self.strerror or super().__str__()
+
 
 def storage_error(exc: OSError, path: str | os.PathLike) -> StorageError:
     """``exc`` as a :class:`StorageError` whose message names ``path``'s folder and the cause.
@@ -97,6 +100,4 @@ def storage_error(exc: OSError, path: str | os.PathLike) -> StorageError:
         text = f"The folder {folder} is read-only here: {name} could not be written ({reason})."
     else:
         text = f"{path} could not be written or read ({reason})."
-    error = StorageError(exc.errno, text)
-    error.args = (text,)
-    return error
+    return StorageError(exc.errno, text)
