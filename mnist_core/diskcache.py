@@ -101,3 +101,13 @@ def storage_error(exc: OSError, path: str | os.PathLike) -> StorageError:
     else:
         text = f"{path} could not be written or read ({reason})."
     return StorageError(exc.errno, text)
+
+
+def disk_is_full(path: str | os.PathLike, *, margin: int = 64 * 1024) -> bool:
+    """Whether the file system holding ``path`` has less than ``margin`` bytes free."""
+    import shutil
+
+    try:
+        return shutil.disk_usage(path).free < margin
+    except OSError:
+        return False
