@@ -166,7 +166,7 @@ def _wait_for_jobs(cache_dir, timeout=180):
 
     for directory in (cache_dir / "embeddings").iterdir():
         if directory.is_dir():
-            assert jobs.wait(directory, timeout=timeout)["state"] == "done"
+            assert jobs.wait(directory, timeout=timeout).state == "done"
 
 
 def test_embeddings_page_runs_pca_in_the_background_then_shows_it(cache_dir):

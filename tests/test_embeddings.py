@@ -147,7 +147,7 @@ def test_compute_cached_computes_once_then_reads(digits, cache_dir, monkeypatch)
     def boom(*args, **kwargs):
         raise AssertionError("recomputed a cached embedding")
 
-    monkeypatch.setattr(embeddings, "compute", boom)
+    monkeypatch.setattr(embeddings.store, "compute", boom)
     again, cached = embeddings.compute_cached(request, digits)
     assert cached
     np.testing.assert_array_equal(again.coords, result.coords)
@@ -184,14 +184,16 @@ def test_images_at_reads_across_splits(digits):
 
 def test_scatter_selection_maps_trace_points_back_to_rows():
     labels = np.array([2, 0, 2, 1, 0])
-    fig = figures.embedding_scatter_figure(
+    fig = figures.embeddings.scatter_figure(
         np.arange(5.0), np.arange(5.0), labels, np.arange(5), class_names=("a", "b", "c")
     )
     assert [t.name for t in fig.data] == ["a", "b", "c"]
     # Trace 0 holds rows 1 and 4 (label 0); trace 2 holds rows 0 and 2 (label 2).
     points = [{"curve_number": 0, "point_index": 1}, {"curve_number": 2, "point_index": 0},
               {"curve_number": 2, "point_index": 0}, {"curve_number": 7, "point_index": 0}]
-    assert figures.scatter_selection_rows(points, labels).tolist() == [0, 4]
+    state = {"selection": {"points": points, "point_indices": [1, 0, 0, 0]}}
+    assert figures.embeddings.selected_rows(state, labels).tolist() == [0, 4]
+    assert figures.embeddings.selected_rows(None, labels).tolist() == []
 
 
 def test_cli_embed_reports_then_hits_the_cache(cache_dir):

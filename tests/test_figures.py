@@ -10,7 +10,7 @@ from mnist_core.data import stats
 
 def test_mosaic_places_images_row_by_row_with_nan_gaps():
     images = np.arange(3 * 2 * 2, dtype=np.uint8).reshape(3, 2, 2)
-    tiles = figures.mosaic(images, columns=2, gap=1)
+    tiles = figures.digits.mosaic(images, columns=2, gap=1)
     assert tiles.shape == (5, 5)
     np.testing.assert_array_equal(tiles[0:2, 0:2], images[0])
     np.testing.assert_array_equal(tiles[0:2, 3:5], images[1])
@@ -21,7 +21,7 @@ def test_mosaic_places_images_row_by_row_with_nan_gaps():
 
 def test_digit_grid_points_carry_index_and_label_at_cell_centres():
     images = np.zeros((4, 28, 28), np.uint8)
-    fig = figures.digit_grid_figure(
+    fig = figures.digits.grid_figure(
         images, np.array([7, 1, 7, 0]), np.array([10, 11, 12, 13]),
         class_names=tuple("0123456789"), columns=2, selected=3,
     )  # fmt: skip
@@ -37,7 +37,7 @@ def test_digit_grid_points_carry_index_and_label_at_cell_centres():
 
 def test_class_balance_bars_show_count_and_share():
     balance = stats.class_balance(np.array([0, 0, 0, 1]), np.array([1]), class_names=("a", "b"))
-    fig = figures.class_balance_figure(balance)
+    fig = figures.data.class_balance_figure(balance)
     train, test = fig.data
     assert (train.name, test.name) == ("train", "test")
     assert list(train.text) == ["3<br>75.0%", "1<br>25.0%"]
@@ -48,7 +48,7 @@ def test_pixel_stats_figure_has_one_panel_per_class_and_statistic():
     images = np.random.default_rng(0).integers(0, 256, (30, 5, 5), dtype=np.uint8)
     labels = np.arange(30) % 3
     result = stats.pixel_stats(images, labels, n_classes=3)
-    fig = figures.pixel_stats_figure(result, class_names=("a", "b", "c"))
+    fig = figures.data.pixel_stats_figure(result, class_names=("a", "b", "c"))
     assert len(fig.data) == 3 * 4
     np.testing.assert_allclose(fig.data[3].z, result.mean[-1])  # row 1, column "all"
     np.testing.assert_allclose(fig.data[4 + 1].z, result.median[1])
@@ -60,6 +60,72 @@ def test_pixel_stats_figure_has_one_panel_per_class_and_statistic():
 
 def test_digit_pixels_figure_writes_the_values():
     image = np.arange(64, dtype=np.uint8).reshape(8, 8)
-    fig = figures.digit_pixels_figure(image, title="#0")
+    fig = figures.digits.pixels_figure(image, title="#0")
     np.testing.assert_array_equal(fig.data[0].text, image)
     assert fig.data[0].texttemplate == "%{text}"
+
+
+def _click(fig, trace: int, index: int) -> dict:
+    """The selection state Streamlit returns for a click on point ``index`` of ``trace``,
+    with the fields the frontend sends (customdata as plotly.js reports it)."""
+    data = fig.data[trace]
+    point = {"curve_number": trace, "point_number": index, "point_index": index,
+             "x": None if data.x is None else data.x[index],
+             "y": None if data.y is None else data.y[index]}  # fmt: skip
+    if data.customdata is not None:
+        point["customdata"] = list(np.asarray(data.customdata)[index])
+    return {"selection": {"points": [point], "point_indices": [index], "box": [], "lasso": []}}
+
+
+def test_clicked_digit_reads_the_cell_under_the_click():
+    images = np.zeros((6, 8, 8), np.uint8)
+    fig = figures.digits.grid_figure(images, np.arange(6) % 3, np.arange(100, 106),
+                                     class_names=("a", "b", "c"), columns=3)  # fmt: skip
+    # The clickable trace is the one whose customdata names each digit.
+    trace = next(i for i, t in enumerate(fig.data) if t.customdata is not None)
+    for position in (0, 4, 5):
+        state = _click(fig, trace, position)
+        assert figures.digits.clicked_digit(state) == position
+        assert state["selection"]["points"][0]["customdata"][0] == 100 + position
+    assert figures.digits.clicked_digit(_click(fig, trace, 5), n=5) is None  # a smaller grid now
+    assert figures.digits.clicked_digit(_click(fig, 0, 2)) is None  # the tiles are not cells
+    assert figures.digits.clicked_digit(None) is None
+    assert figures.digits.clicked_digit({"selection": {"points": []}}) is None
+
+
+def test_pixel_stats_figure_takes_any_object_with_the_arrays():
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(1)
+    arrays = {name: rng.random((3, 4, 4)) * 255 for name in ("mean", "median", "std")}
+    fig = figures.data.pixel_stats_figure(SimpleNamespace(**arrays), class_names=("a", "b"),
+                                          statistics=("std",))  # fmt: skip
+    assert len(fig.data) == 3
+    np.testing.assert_allclose(fig.data[2].z, arrays["std"][-1])
+    assert fig.data[0].zmax == float(arrays["std"].max())
+    try:
+        figures.data.pixel_stats_figure(SimpleNamespace(**arrays), class_names=("a", "b"),
+                                        statistics=("max",))  # fmt: skip
+    except ValueError as exc:
+        assert str(exc) == "Unknown statistic 'max'; pass some of mean, median, std."
+    else:
+        raise AssertionError("an unknown statistic was accepted")
+
+
+def test_figures_package_holds_modules_only_and_imports_no_engine():
+    """Figures take plain data: the package neither re-exports flat names nor imports the
+    engine's computation (runs, data statistics, evaluation, embeddings)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = ("import sys, mnist_core.figures as f; "
+            "print(sorted(m for m in sys.modules if m.startswith('mnist_core.') "
+            "and not m.startswith('mnist_core.figures'))); print(sorted(f.__all__))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, check=True).stdout.splitlines()  # fmt: skip
+    assert out[0] == "[]"
+    assert out[1] == str(sorted(["data", "digits", "embeddings", "evaluation", "runs",
+                                 "selection", "style", "training"]))  # fmt: skip
+    assert not hasattr(figures, "digit_grid_figure") and not hasattr(figures, "confusion_figure")

@@ -37,7 +37,7 @@ def overview(dataset: Dataset) -> None:
 def class_balance(dataset: Dataset) -> None:
     st.subheader("Class balance")
     balance = stats.class_balance(dataset.y_train, dataset.y_test, class_names=dataset.class_names)
-    st.plotly_chart(figures.class_balance_figure(balance), key="class_balance")
+    st.plotly_chart(figures.data.class_balance_figure(balance), key="class_balance")
 
 
 def digit_grid(dataset: Dataset) -> None:
@@ -71,7 +71,7 @@ def digit_grid(dataset: Dataset) -> None:
     left, right = st.columns([1, 1], gap="medium")
     with left:
         st.caption("Click a digit to enlarge it.")
-        fig = figures.digit_grid_figure(
+        fig = figures.digits.grid_figure(
             images[indices], labels[indices], indices,
             class_names=dataset.class_names, columns=side, selected=position,
         )  # fmt: skip
@@ -83,19 +83,15 @@ def digit_grid(dataset: Dataset) -> None:
         index = int(indices[position])
         name = dataset.class_names[int(labels[index])]
         st.plotly_chart(
-            figures.digit_pixels_figure(images[index], title=f"{split} #{index} · label {name}"),
+            figures.digits.pixels_figure(images[index], title=f"{split} #{index} · label {name}"),
             key="digit_pixels", width="content",
         )
 
 
 def _clicked_position(chart_key: str, n: int) -> int:
     """Grid position of the digit last clicked in the chart ``chart_key``; 0 if none."""
-    state = st.session_state.get(chart_key)
-    points = state.selection.points if state else []
-    for point in points:
-        if point.get("curve_number") == 1 and 0 <= point.get("point_index", -1) < n:
-            return int(point["point_index"])
-    return 0
+    position = figures.digits.clicked_digit(st.session_state.get(chart_key), n=n)
+    return 0 if position is None else position
 
 
 def pixel_statistics(key: str, dataset: Dataset) -> None:
@@ -110,7 +106,7 @@ def pixel_statistics(key: str, dataset: Dataset) -> None:
         "Mean and median share a colour scale; the standard deviation has its own."
     )
     st.plotly_chart(
-        figures.pixel_stats_figure(pixel_stats, class_names=dataset.class_names),
+        figures.data.pixel_stats_figure(pixel_stats, class_names=dataset.class_names),
         key="pixel_stats",
         theme=None,  # the Streamlit theme recolours the second colour axis
     )

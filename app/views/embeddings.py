@@ -37,16 +37,16 @@ def render(active: ActiveDataset) -> None:
     request = embeddings.EmbeddingRequest(key, dataset.fingerprint, method, split, params)
 
     status = _status(request, start=method == "pca" or st.session_state.pop("umap_go", False))
-    if status["state"] in jobs.ACTIVE:
+    if status.active:
         job_progress(request)
         return
-    if status["state"] == "failed":
-        st.error(f"The {method.upper()} job failed: {status.get('error')}")
-        if st.button("Try again"):
-            embeddings.submit(request)
+    if status.state == "failed":
+        st.error(f"The {method.upper()} job failed: {status.error}")
+        if st.button("Retry"):
+            embeddings.submit(request, retry=True)
             st.rerun()
         return
-    if status["state"] == "missing":
+    if status.state is None:
         st.info(
             f"This UMAP of the {split} split has not been computed yet. UMAP of "
             f"{_n_points(dataset, split):,} images runs in the background; press "
@@ -85,25 +85,24 @@ def umap_form() -> dict:
     return st.session_state["umap_params"]
 
 
-def _status(request: embeddings.EmbeddingRequest, *, start: bool) -> dict:
+def _status(request: embeddings.EmbeddingRequest, *, start: bool) -> jobs.Status:
     """The job status; submits the job first when ``start`` (PCA always, UMAP on demand)."""
-    if start:
+    status = embeddings.status_of(request)
+    if start and status.state is None:  # never asked for; a failed job waits for Retry
         return embeddings.submit(request)
-    if embeddings.load_cached(request) is not None:
-        return {"state": "done"}
-    return jobs.read_status(request.directory)
+    return status
 
 
 @st.fragment(run_every=1.0)
 def job_progress(request: embeddings.EmbeddingRequest) -> None:
     """Stage and elapsed time of a running job; reruns the page when it ends."""
     status = jobs.read_status(request.directory)
-    if status["state"] not in jobs.ACTIVE:
+    if not status.active:
         st.rerun(scope="app")
-    since = status.get("started") or status.get("submitted") or time.time()
+    since = status.started or status.submitted or time.time()
     st.info(
         f"Computing {request.method.upper()} of the {request.split} split in the background: "
-        f"{status.get('stage', 'starting')} ({time.time() - since:.0f} s). "
+        f"{status.stage or 'starting'} ({time.time() - since:.0f} s). "
         "Other pages stay usable; this page updates by itself.",
         icon=":material/hourglass_top:",
     )
@@ -127,7 +126,7 @@ def show_embedding(
 
     plot, numbers = st.columns([3, 1], gap="medium")
     with plot:
-        fig = figures.embedding_scatter_figure(
+        fig = figures.embeddings.scatter_figure(
             result.coords[:, pc_x], result.coords[:, pc_y], result.labels,
             result.indices if request.split != "all" else np.arange(len(result.labels)),
             class_names=dataset.class_names, marker_size=size, opacity=opacity,
@@ -142,11 +141,11 @@ def show_embedding(
     selection_gallery(event, result, request, dataset)
     if is_pca:
         st.subheader("Variance explained")
-        st.plotly_chart(figures.scree_figure(result.extras["explained_variance_ratio"]),
+        st.plotly_chart(figures.embeddings.scree_figure(result.extras["explained_variance_ratio"]),
                         key="scree")  # fmt: skip
         st.subheader("The first principal components")
         st.plotly_chart(
-            figures.components_figure(result.extras["components"], dataset.image_shape),
+            figures.embeddings.components_figure(result.extras["components"], dataset.image_shape),
             key="components",
         )
 
@@ -179,7 +178,7 @@ def selection_gallery(event, result, request, dataset: Dataset) -> None:
     if not points:
         st.caption("Draw a box or a lasso around points to see their digits here.")
         return
-    rows = figures.scatter_selection_rows(points, result.labels)
+    rows = figures.embeddings.selected_rows(event, result.labels)
     labels = result.labels[rows]
     st.subheader(f"{len(rows):,} selected points")
     shown = rows[:GALLERY_MAX]
@@ -189,14 +188,14 @@ def selection_gallery(event, result, request, dataset: Dataset) -> None:
         if len(rows) > GALLERY_MAX:
             st.caption(f"The first {GALLERY_MAX} of them:")
         st.plotly_chart(
-            figures.digit_grid_figure(
+            figures.digits.grid_figure(
                 embeddings.images_at(dataset, request.split, shown), result.labels[shown], result.indices[shown],
                 class_names=dataset.class_names, columns=20,
             ),
             key="selection_gallery", width="content", config={"displayModeBar": False},
         )  # fmt: skip
     with right:
-        st.plotly_chart(figures.label_counts_figure(counts), key="selection_counts")
+        st.plotly_chart(figures.embeddings.label_counts_figure(counts), key="selection_counts")
 
 
 def _n_points(dataset: Dataset, split: str) -> int:

@@ -40,7 +40,7 @@ def render(active: ActiveDataset) -> None:
     mistakes_section(ev, names)
     st.subheader("Mismatches: true against predicted")
     st.caption("Errors only; each bubble is one kind of mistake, sized by how often it happens.")
-    st.plotly_chart(figures.mismatch_figure(ev["stats"]["confusion"], class_names=names),
+    st.plotly_chart(figures.evaluation.mismatch_figure(ev["stats"]["confusion"], class_names=names),
                     key="mismatch")  # fmt: skip
     label_errors_section(ev, names)
 
@@ -99,7 +99,7 @@ def confusion_section(ev: dict, names) -> None:
     with left:
         st.caption("Click a cell to see its digits.")
         st.plotly_chart(
-            figures.confusion_figure(
+            figures.evaluation.confusion_figure(
                 cm, class_names=names,
                 normalized=None if how == "none" else evaluation.normalize(cm, how),
                 normalization_label=NORMALIZATION_LABELS[how], selected=cell,
@@ -119,13 +119,7 @@ def confusion_section(ev: dict, names) -> None:
 
 
 def _clicked_cell(chart_key: str) -> tuple[int, int] | None:
-    state = st.session_state.get(chart_key)
-    for point in (state.selection.points if state else []):
-        custom = point.get("customdata")
-        if point.get("curve_number") == 2 and custom is not None:
-            values = list(custom.values()) if isinstance(custom, dict) else list(custom)
-            return int(values[0]), int(values[1])
-    return None
+    return figures.evaluation.clicked_cell(st.session_state.get(chart_key))
 
 
 def statistics_section(ev: dict) -> None:
@@ -177,7 +171,7 @@ def mistakes_section(ev: dict, names) -> None:
     with right:
         index = int(shown["index"].iloc[picked or 0])
         st.markdown(f"**Test #{index}**: true {names[ev['y_true'][index]]}")
-        st.plotly_chart(figures.top_probabilities_figure(ev["probabilities"][index], class_names=names),
+        st.plotly_chart(figures.evaluation.top_probabilities_figure(ev["probabilities"][index], class_names=names),
                         key="top3")  # fmt: skip
 
 
@@ -202,11 +196,8 @@ def _gallery(ev, rows, names, *, key, captions=None, clickable=False) -> int | N
     images = ev["dataset"].x_test[rows]
     columns = min(10, len(rows))
     state = st.session_state.get(key) if clickable else None
-    picked = None
-    for point in (state.selection.points if state else []):
-        if point.get("curve_number") == 1:
-            picked = int(point["point_index"])
-    fig = figures.digit_grid_figure(
+    picked = figures.digits.clicked_digit(state, n=len(rows))
+    fig = figures.digits.grid_figure(
         images, ev["y_true"][rows], rows, class_names=names, columns=columns, captions=captions,
         cell=72 if captions else 56, selected=picked,
     )  # fmt: skip

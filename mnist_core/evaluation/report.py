@@ -42,12 +42,12 @@ def build_report(directory: Path) -> str:
 
     events = runs.read_events(directory)
     plots = [
-        figures.training_curves_figure(events) if events else None,
-        figures.confusion_figure(cm, class_names=names,
+        figures.training.curves_figure(events) if events else None,
+        figures.evaluation.confusion_figure(cm, class_names=names,
                                  normalized=evaluation.normalize(cm, "true")),
     ]  # fmt: skip
     if len(worst):
-        plots.append(figures.digit_grid_figure(
+        plots.append(figures.digits.grid_figure(
             dataset.x_test[worst["index"].to_numpy()], worst["true"].to_numpy(),
             worst["index"].to_numpy(), class_names=names, columns=min(len(worst), 5), cell=110,
             captions=[f"{names[t]}→{names[p]} {c:.0%}" for t, p, c in

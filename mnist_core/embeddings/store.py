@@ -1,0 +1,229 @@
+"""Named embeddings and their on-disk cache: :class:`EmbeddingRequest` names one embedding
+(dataset fingerprint, method, parameters, split); :func:`compute_cached` computes it once
+and keeps it under ``<cache>/embeddings/<key>/``, so any later request, from any process,
+reads the file; :func:`submit` has a background worker do it.
+
+A request's folder holds ``request.json``, ``embedding.npz`` and, written last,
+``quality.json`` (its presence marks a complete result), plus the job files of
+:mod:`mnist_core.runs.jobs`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from mnist_core import paths
+from mnist_core.diskcache import load_arrays, save_arrays_atomic, write_json_atomic
+from mnist_core.embeddings.compute import (
+    EMBED_SPLITS,
+    MAX_PCA_COMPONENTS,
+    METHODS,
+    check_umap_params,
+    pca,
+    split_arrays,
+    umap_embedding,
+)
+from mnist_core.embeddings.quality import cluster_quality
+
+DEFAULT_PARAMS = {
+    "pca": {"n_components": MAX_PCA_COMPONENTS, "seed": 0},
+    "umap": {"n_neighbors": 15, "min_dist": 0.001, "metric": "euclidean", "pca_dims": 50, "seed": 0},
+}
+
+
+@dataclass(frozen=True)
+class EmbeddingRequest:
+    """One embedding: of which data, by which method, with which parameters.
+
+    ``dataset`` is what :func:`mnist_core.data.datasets.load_dataset` takes (a name or a path);
+    ``fingerprint`` pins the data, so the cache key does not depend on where it lives.
+    """
+
+    dataset: str
+    fingerprint: str
+    method: Literal["pca", "umap"]
+    split: Literal["train", "test", "all"] = "train"
+    params: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"Unknown method {self.method!r}; pass one of {', '.join(METHODS)}.")
+        if self.split not in EMBED_SPLITS:
+            raise ValueError(f"Unknown split {self.split!r}; pass one of {', '.join(EMBED_SPLITS)}.")
+        object.__setattr__(self, "params", normalized_params(self.method, self.params))
+
+    @property
+    def key(self) -> str:
+        """Cache key: fingerprint, method, split and a hash of the parameters."""
+        blob = json.dumps(self.params, sort_keys=True).encode()
+        digest = hashlib.sha256(blob).hexdigest()[:12]
+        return f"{self.fingerprint[:16]}-{self.method}-{self.split}-{digest}"
+
+    @property
+    def directory(self) -> Path:
+        return paths.cache_dir() / "embeddings" / self.key
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> EmbeddingRequest:
+        return cls(**data)
+
+
+
+def normalized_params(method: str, params: dict) -> dict:
+    """``params`` completed with defaults; unknown names are refused, listing the valid ones."""
+    defaults = DEFAULT_PARAMS[method]
+    unknown = set(params) - set(defaults)
+    if unknown:
+        raise ValueError(
+            f"Unknown {method} parameter {', '.join(sorted(unknown))}; "
+            f"valid: {', '.join(defaults)}."
+        )
+    params = {**defaults, **params}
+    if method == "pca" and not 1 <= params["n_components"] <= MAX_PCA_COMPONENTS:
+        raise ValueError(
+            f"n_components must be in 1..{MAX_PCA_COMPONENTS}; got {params['n_components']}."
+        )
+    if method == "umap":
+        check_umap_params(params["n_neighbors"], params["min_dist"], params["metric"])
+        if params["pca_dims"] is not None and not 2 <= params["pca_dims"] <= MAX_PCA_COMPONENTS:
+            raise ValueError(
+                f"pca_dims must be None or in 2..{MAX_PCA_COMPONENTS}; got {params['pca_dims']}."
+            )
+    return params
+
+
+
+@dataclass
+class EmbeddingResult:
+    """A computed embedding as stored on disk.
+
+    coords: float32 (n, 2) for UMAP, (n, k) for PCA; labels: (n,); indices: (n,) index of
+    each point in its split; splits: (n,) 0 for train and 1 for test points;
+    quality: the dict of :func:`cluster_quality`; extras: PCA's explained_variance_ratio,
+    components and mean; seconds: compute time.
+    """
+
+    coords: np.ndarray
+    labels: np.ndarray
+    indices: np.ndarray
+    splits: np.ndarray
+    quality: dict
+    seconds: float
+    extras: dict = field(default_factory=dict)
+def compute(
+    request: EmbeddingRequest, dataset, *, on_stage: Callable[[str], None] = lambda s: None
+) -> EmbeddingResult:
+    """Compute the embedding ``request`` names on ``dataset`` (no cache involved)."""
+    if dataset.fingerprint != request.fingerprint:
+        raise ValueError(
+            f"{request.dataset}: the data changed since the request was made "
+            f"(fingerprint {dataset.fingerprint[:12]}, expected {request.fingerprint[:12]})."
+        )
+    images, labels, indices, splits = split_arrays(dataset, request.split)
+    params = request.params
+    start = time.perf_counter()
+    extras = {}
+    if request.method == "pca":
+        on_stage(f"PCA of {len(images):,} images")
+        result = pca(images, n_components=params["n_components"], seed=params["seed"])
+        coords = result.coords
+        extras = {
+            "explained_variance_ratio": result.explained_variance_ratio,
+            "components": result.components,
+            "mean": result.mean,
+        }
+    else:
+        coords = umap_embedding(images, on_stage=on_stage, **params)
+    seconds = time.perf_counter() - start
+    on_stage("measuring cluster quality")
+    quality = cluster_quality(coords[:, :2], labels, pixels=images, seed=0)
+    return EmbeddingResult(coords, labels, indices, splits, quality, seconds, extras)
+
+
+def save(result: EmbeddingResult, directory: Path) -> None:
+    """Write ``result`` into ``directory``: ``embedding.npz`` then ``quality.json``, each
+    atomically; ``quality.json`` is written last and marks the result complete."""
+    arrays = {
+        "coords": result.coords, "labels": result.labels,
+        "indices": result.indices, "splits": result.splits,
+        **{f"extra_{k}": v for k, v in result.extras.items()},
+    }  # fmt: skip
+    save_arrays_atomic(directory / "embedding.npz", arrays)
+    meta = {"quality": result.quality, "seconds": result.seconds}
+    write_json_atomic(directory / "quality.json", meta)
+
+
+def load_cached(request: EmbeddingRequest) -> EmbeddingResult | None:
+    """The stored result for ``request``, or None when it is missing or damaged."""
+    directory = request.directory
+    try:
+        meta = json.loads((directory / "quality.json").read_text())
+    except (OSError, ValueError):
+        return None
+    arrays = load_arrays(directory / "embedding.npz")
+    if arrays is None or not {"coords", "labels", "indices", "splits"} <= set(arrays):
+        return None
+    extras = {k.removeprefix("extra_"): v for k, v in arrays.items() if k.startswith("extra_")}
+    return EmbeddingResult(
+        arrays["coords"], arrays["labels"], arrays["indices"], arrays["splits"],
+        meta["quality"], meta["seconds"], extras,
+    )  # fmt: skip
+
+
+def compute_cached(
+    request: EmbeddingRequest, dataset, *, on_stage: Callable[[str], None] = lambda s: None
+) -> tuple[EmbeddingResult, bool]:
+    """``(result, cached)``: the stored result if there is one, else computed and stored."""
+    cached = load_cached(request)
+    if cached is not None:
+        return cached, True
+    result = compute(request, dataset, on_stage=on_stage)
+    request.directory.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(request.directory / "request.json", request.to_json())
+    save(result, request.directory)
+    return result, False
+
+
+
+def submit(request: EmbeddingRequest, *, retry: bool = False):
+    """Have a background worker compute the embedding, unless it is stored or under way;
+    the job's :class:`mnist_core.runs.states.Status` (``state`` done | queued | running |
+    failed).
+
+    A stored result answers at once; a request for an embedding already being computed
+    joins that job. A failed job stays failed (its sentence kept for the page) unless
+    ``retry``: nothing computes again by itself. A job marked done whose files are gone
+    or damaged is started again.
+    """
+    from mnist_core.runs import jobs
+    from mnist_core.runs.states import DONE, FAILED, Status
+
+    if load_cached(request) is not None:
+        return Status(DONE, stage="done")
+    status = jobs.read_status(request.directory)
+    if status.state == FAILED and not retry:
+        return status
+    return jobs.submit(request.directory, kind="embedding", spec=request.to_json(),
+                       restart=status.state == DONE)  # fmt: skip
+
+
+def status_of(request: EmbeddingRequest):
+    """Where the embedding is, without starting anything: done when it is stored, else the
+    job's status (``state`` None when it was never asked for)."""
+    from mnist_core.runs import jobs
+    from mnist_core.runs.states import DONE, Status
+
+    if load_cached(request) is not None:
+        return Status(DONE, stage="done")
+    return jobs.read_status(request.directory)

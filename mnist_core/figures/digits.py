@@ -1,0 +1,143 @@
+"""Digits as pictures: a mosaic, a clickable grid of digits, one digit's pixel matrix;
+and :func:`clicked_digit`, which reads a click on the grid."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from mnist_core.figures.selection import selected_points
+from mnist_core.figures.style import INK
+
+# The grid's traces, in order: the tiles (heat map), the clickable cells, the labels.
+_CELLS_TRACE = 1
+
+
+def mosaic(images: np.ndarray, *, columns: int, gap: int = 1) -> np.ndarray:
+    """Tile images (n, h, w) row by row into one float array, NaN in the gaps and empty cells."""
+    n, h, w = images.shape
+    rows = max(1, -(-n // columns))
+    out = np.full((rows * (h + gap) - gap, columns * (w + gap) - gap), np.nan)
+    for i, image in enumerate(images):
+        r, c = divmod(i, columns)
+        out[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = image
+    return out
+
+
+def grid_figure(
+    images: np.ndarray,
+    labels: np.ndarray,
+    indices: np.ndarray,
+    *,
+    class_names: tuple[str, ...],
+    columns: int = 10,
+    selected: int | None = None,
+    captions: list[str] | None = None,
+    cell: int | None = None,
+) -> go.Figure:
+    """A grid of digits, each labelled with its class; clicking a digit selects it (read
+    the click with :func:`clicked_digit`).
+
+    Args:
+        images: uint8 ndarray of shape (n, h, w), in grid order.
+        labels: ndarray of shape (n,).
+        indices: ndarray of shape (n,), each image's index in its split (shown on hover).
+        class_names: names by label.
+        columns: digits per row.
+        selected: position (0..n-1) of a digit to outline.
+        captions: text written on each digit instead of its class name (e.g. "7→1").
+        cell: screen pixels per digit (default: fit 500 pixels).
+    """
+    n, h, w = images.shape
+    if not n == len(labels) == len(indices):
+        raise ValueError(
+            f"images, labels and indices differ in length: {n}, {len(labels)}, {len(indices)}."
+        )
+    gap = 1
+    tiles = mosaic(images, columns=columns, gap=gap)
+    pos = np.arange(n)
+    col, row = pos % columns, pos // columns
+    cx = col * (w + gap) + (w - 1) / 2
+    cy = row * (h + gap) + (h - 1) / 2
+    names = captions if captions is not None else [class_names[int(label)] for label in labels]
+    fig = go.Figure(
+        go.Heatmap(
+            z=tiles, colorscale=INK, zmin=0, zmax=255, showscale=False,
+            hoverinfo="skip", xgap=0, ygap=0,
+        )  # fmt: skip
+    )
+    # Invisible markers over the cells carry hover text and make each digit clickable.
+    fig.add_scatter(
+        x=cx, y=cy, mode="markers",
+        marker=dict(size=max(8, 300 // columns), color="rgba(0,0,0,0)", symbol="square"),
+        customdata=np.stack([indices, labels], axis=1),
+        hovertemplate="index %{customdata[0]}<br>label %{text}<extra></extra>",
+        text=names,
+        selected=dict(marker=dict(color="rgba(0,0,0,0)")),
+        unselected=dict(marker=dict(opacity=1)),
+        showlegend=False,
+    )  # fmt: skip
+    font_size = 12 if columns <= 10 else 10 if columns <= 16 else 8
+    fig.add_scatter(
+        x=col * (w + gap) - 0.5, y=row * (h + gap) - 0.5, mode="text",
+        text=names, textposition="bottom right",
+        textfont=dict(color="#C0392B", size=font_size), hoverinfo="skip", showlegend=False,
+    )  # fmt: skip
+    if selected is not None and 0 <= selected < n:
+        x0, y0 = col[selected] * (w + gap) - 0.5, row[selected] * (h + gap) - 0.5
+        fig.add_shape(
+            type="rect", x0=x0, y0=y0, x1=x0 + w, y1=y0 + h,
+            line=dict(color="#E67E22", width=3),
+        )  # fmt: skip
+    fig.update_xaxes(visible=False, range=[-0.5, tiles.shape[1] - 0.5], constrain="domain")
+    fig.update_yaxes(
+        visible=False, autorange="reversed", scaleanchor="x", constrain="domain"
+    )
+    rows = -(-n // columns)
+    cell = cell or max(20, min(48, 500 // columns))  # screen pixels per digit
+    fig.update_layout(
+        plot_bgcolor="#DDE3EA",
+        margin=dict(t=2, b=2, l=2, r=2),
+        width=columns * cell + 4,
+        height=rows * cell + 4,
+        dragmode=False,
+        clickmode="event+select",
+    )
+    return fig
+
+
+def clicked_digit(selection_state: Any, *, n: int | None = None) -> int | None:
+    """Grid position (0..n-1) of the digit clicked in a :func:`grid_figure`, or None.
+
+    ``selection_state`` is what Streamlit returns for the chart (or keeps under its key);
+    ``n``, when given, is the number of digits in the grid: a position beyond it (a click
+    remembered from a larger grid) counts as no click.
+    """
+    for point in selected_points(selection_state):
+        position = point.get("point_index", -1)
+        if point.get("curve_number") == _CELLS_TRACE and isinstance(position, int) and position >= 0:
+            if n is None or position < n:
+                return position
+    return None
+
+
+def pixels_figure(image: np.ndarray, *, title: str = "") -> go.Figure:
+    """One digit enlarged as a heat map with each pixel's value written in it."""
+    h, w = image.shape
+    fig = go.Figure(
+        go.Heatmap(
+            z=image, text=image, texttemplate="%{text}", colorscale=INK, zmin=0, zmax=255,
+            textfont=dict(size=8 if w > 16 else 14),
+            hovertemplate="row %{y}, column %{x}: %{z}<extra></extra>",
+            showscale=False,
+        )  # fmt: skip
+    )
+    fig.update_xaxes(side="top", dtick=max(1, w // 7), constrain="domain")
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", dtick=max(1, h // 7), constrain="domain")
+    fig.update_layout(
+        title=dict(text=title, x=0.01, y=0.99, font=dict(size=15)),
+        width=600, height=640, margin=dict(t=64, b=6, l=30, r=6),
+    )
+    return fig
