@@ -8,10 +8,13 @@ from __future__ import annotations
 import argparse
 import json
 import socket
-import time
 import sys
+import time
+from pathlib import Path
 
+from mnist_core import paths
 from mnist_core.data.datasets import NAMED_DATASETS, DatasetError, fetch, load_dataset
+from mnist_core.diskcache import storage_error
 
 EXIT_BAD_INPUT = 2
 
@@ -61,21 +64,22 @@ def _cmd_embed(args: argparse.Namespace) -> dict:
 
 
 def _cmd_presets(args: argparse.Namespace) -> list:
-    from mnist_core.models.spec import PRESETS
+    from mnist_core.models import PRESETS
 
     return [{"name": p.name, "title": p.title, "params": p.params_mnist} for p in PRESETS.values()]
 
 
 def _cmd_train(args: argparse.Namespace) -> dict:
-    from mnist_core.runs import jobs
     from mnist_core import runs
-    from mnist_core.models.spec import PRESETS, ModelSpec, SpecError, with_train
+    from mnist_core.models import PRESETS, ModelSpec, SpecError, with_train
 
     if args.spec:
         try:
-            spec = ModelSpec.from_json(json.loads(open(args.spec).read()))
-        except (OSError, ValueError) as exc:
-            raise SpecError(f"{args.spec}: {exc}") from None
+            spec = ModelSpec.from_json(json.loads(Path(args.spec).read_text()))
+        except OSError as exc:
+            raise SpecError(f"{args.spec}: cannot be read ({exc.strerror}).") from None
+        except ValueError as exc:  # SpecError, or JSON that does not parse
+            raise SpecError(f"{Path(args.spec).name}: {exc}") from None
     elif args.preset in PRESETS:
         spec = PRESETS[args.preset].spec
     else:
@@ -83,11 +87,11 @@ def _cmd_train(args: argparse.Namespace) -> dict:
     if args.epochs is not None:
         spec = with_train(spec, epochs=args.epochs)
     dataset = load_dataset(args.dataset)
-    directory = runs.create_run(spec, dataset=args.dataset, fingerprint=dataset.fingerprint,
-                                input_shape=dataset.image_shape, n_classes=dataset.n_classes)
+    record = runs.create_run(spec, dataset=args.dataset, fingerprint=dataset.fingerprint,
+                             input_shape=dataset.image_shape, n_classes=dataset.n_classes)
     start = time.perf_counter()
-    runs.start(directory)
-    print(f"run {directory.name}: {spec.name} on {args.dataset}", file=sys.stderr, flush=True)
+    runs.start(record)
+    print(f"run {record.run_id}: {spec.name} on {args.dataset}", file=sys.stderr, flush=True)
     stage, seen = None, 0
 
     def report(text: str) -> None:
@@ -95,33 +99,46 @@ def _cmd_train(args: argparse.Namespace) -> dict:
 
     try:
         while True:
-            status = jobs.read_status(directory)
-            events = runs.read_events(directory)
+            status = runs.read_status(record.directory)
+            events = record.events()
             for event in events[seen:]:
                 if event["type"] == "epoch":
                     report(_epoch_line(event))
             seen = len(events)
-            if status.get("stage") != stage and not str(status.get("stage")).startswith("training"):
-                report(status.get("stage"))
-            stage = status.get("stage")
-            if status["state"] not in jobs.ACTIVE:
+            if status.stage != stage and not status.stage.startswith("training"):
+                report(status.stage)
+            stage = status.stage
+            if not status.active:
                 break
             time.sleep(0.5)
     except KeyboardInterrupt:
         print("stopping after the current batch…", file=sys.stderr, flush=True)
-        runs.request_stop(directory)
-        status = jobs.wait(directory)
-    summary = runs.read_json(directory / "summary.json") or {}
-    return {
-        "run_id": directory.name,
-        "status": status["state"],
-        "params": summary.get("params"),
-        "epochs_run": summary.get("epochs_run"),
-        "test_accuracy": summary.get("test_accuracy"),
-        "test_loss": summary.get("test_loss"),
+        runs.stop(record)
+        status = runs.wait(record.directory)
+    summary = record.refresh().summary
+    result = {
+        "run_id": record.run_id,
+        "status": status.state,
+        "params": summary.params if summary else None,
+        "epochs_run": summary.epochs_run if summary else None,
+        "test_accuracy": summary.test_accuracy if summary else None,
+        "test_loss": summary.test_loss if summary else None,
         "seconds": round(time.perf_counter() - start, 3),
-        **({"error": status["error"]} if status.get("error") else {}),
+        **({"error": status.error} if status.error else {}),
     }
+    if status.state not in ("done", "stopped"):
+        # The JSON still goes to stdout (the run exists and can be inspected); the sentence
+        # to stderr, and the exit status says it did not succeed.
+        raise RunFailed(result, status.error or f"Run {record.run_id} ended {status.state}.")
+    return result
+
+
+class RunFailed(Exception):
+    """A command whose run ended failed or diverged: its JSON result and one sentence."""
+
+    def __init__(self, result: dict, sentence: str):
+        super().__init__(sentence)
+        self.result = result
 
 
 def _epoch_line(event: dict) -> str:
@@ -207,8 +224,16 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         result = args.run(args)
+    except RunFailed as exc:
+        print(json.dumps(exc.result))
+        print(str(exc), file=sys.stderr)
+        return EXIT_BAD_INPUT
     except (DatasetError, ValueError) as exc:  # SpecError and RunError are ValueErrors
         print(str(exc), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:  # a full disk, a read-only cache folder, ...
+        print(str(storage_error(exc, getattr(exc, "filename", None) or paths.cache_dir())),
+              file=sys.stderr)  # fmt: skip
         return EXIT_BAD_INPUT
     print(json.dumps(result))
     return 0

@@ -1,9 +1,12 @@
 """``python -m mnist_core.worker JOB_DIR``: do the job described in ``JOB_DIR/job.json``.
 
 Kinds: ``embedding`` (see :mod:`mnist_core.embeddings`), ``train`` (see
-:mod:`mnist_core.runs.training`) and ``baseline`` (see :mod:`mnist_core.runs.baseline`). Writes progress into ``status.json`` and, at the end, the final
-state (done, stopped, diverged or failed) with one sentence for a failure. The full
-traceback goes to stderr (``worker.log``).
+:mod:`mnist_core.runs.training`), ``baseline`` (see :mod:`mnist_core.runs.baseline`) and
+``checkpoint`` (evaluate the weights a crashed run kept). The worker holds its folder's
+liveness lock for its whole life (see :mod:`mnist_core.runs.executor`), reports its stage
+in ``status.json`` and ends it with the final state (done, stopped, cancelled, diverged or
+failed), with one sentence for anything but done. The full traceback goes to stderr
+(``worker.log``).
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from mnist_core.runs.jobs import update_status
+from mnist_core.diskcache import StorageError, remove_temporaries, storage_error
+from mnist_core.runs import states
+from mnist_core.runs.executor import hold_worker_lock
 
 
-class Progress:
+class JobProgress:
     """What a job reports while it works: its stage, and when it really starts running
     (a training run may first wait in the queue)."""
 
@@ -30,17 +35,17 @@ class Progress:
 
     def stage(self, text: str) -> None:
         print(f"[{time.time() - self.began:7.1f} s] {text}", flush=True)
-        update_status(self.directory, stage=text)
+        states.update(self.directory, stage=text)
 
     def running(self) -> None:
-        update_status(self.directory, state="running", started=time.time())
+        states.transition(self.directory, states.RUNNING)
 
     def fail_message(self, text: str) -> None:
         """The sentence to show with a final state other than done (e.g. diverged)."""
         self.message = text
 
 
-def run_embedding(directory: Path, spec: dict, progress: Progress) -> str:
+def run_embedding(directory: Path, spec: dict, progress: JobProgress) -> str:
     from mnist_core import embeddings
     from mnist_core.data.datasets import load_dataset
 
@@ -49,46 +54,66 @@ def run_embedding(directory: Path, spec: dict, progress: Progress) -> str:
     progress.stage("loading the dataset")
     dataset = load_dataset(request.dataset, download=False)
     embeddings.compute_cached(request, dataset, on_stage=progress.stage)
-    return "done"
+    return states.DONE
 
 
-def run_train(directory: Path, spec: dict, progress: Progress) -> str:
-    from mnist_core import runs
+def _queued_work(directory: Path, progress: JobProgress, work: Callable) -> str:
+    """Wait for the run's turn in the training queue, then ``work(record, progress)``."""
+    from mnist_core.runs.queue import training_slot
+    from mnist_core.runs.store import load_run
 
-    def waiting(ahead: int) -> None:
-        progress.stage(f"waiting in the queue: {ahead} run{'s' if ahead != 1 else ''} ahead, "
-                       f"{runs.max_training()} may train at once")  # fmt: skip
-
+    record = load_run(directory)
     # Wait for a slot before importing TensorFlow: a queued run costs almost nothing.
-    with runs.training_slot(directory, on_wait=waiting) as got_slot:
+    with training_slot(directory, on_wait=lambda place: progress.stage(place.sentence()),
+                       should_stop=lambda: record.stop_requested) as got_slot:  # fmt: skip
         if not got_slot:
-            progress.stage("stopped while queued")
-            return "stopped"
+            progress.stage("cancelled while queued")
+            return states.CANCELLED
         progress.running()
+        return work(record, progress)
+
+
+def run_train(directory: Path, spec: dict, progress: JobProgress) -> str:
+    def train(record, progress):
         from mnist_core.runs.training import run_training
 
-        return run_training(directory, progress)
+        return run_training(record, progress)
+
+    return _queued_work(directory, progress, train)
 
 
-def run_baseline(directory: Path, spec: dict, progress: Progress) -> str:
-    from mnist_core.runs.baseline import run_baseline as fit_and_evaluate
+def run_baseline(directory: Path, spec: dict, progress: JobProgress) -> str:
+    def fit(record, progress):
+        from mnist_core.runs.baseline import fit_and_evaluate
 
-    return fit_and_evaluate(directory, progress)
+        return fit_and_evaluate(record, progress)
+
+    return _queued_work(directory, progress, fit)
 
 
-RUNNERS: dict[str, Callable[[Path, dict, Progress], str]] = {
+def run_checkpoint(directory: Path, spec: dict, progress: JobProgress) -> str:
+    from mnist_core.runs.store import load_run
+    from mnist_core.runs.training import evaluate_checkpoint
+
+    return evaluate_checkpoint(load_run(directory.parent), progress)
+
+
+RUNNERS: dict[str, Callable[[Path, dict, JobProgress], str]] = {
     "embedding": run_embedding,
     "train": run_train,
     "baseline": run_baseline,
+    "checkpoint": run_checkpoint,
 }
 
 
-def one_sentence(exc: BaseException) -> str:
+def one_sentence(exc: BaseException, directory: Path) -> str:
     """The error as one line for the page: its message, or its type when it has none."""
+    if isinstance(exc, OSError) and not isinstance(exc, StorageError):
+        exc = storage_error(exc, getattr(exc, "filename", None) or directory)
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     if not message:
         return f"The job failed with {type(exc).__name__}."
-    if type(exc).__name__ in ("DatasetError", "ValueError", "SpecError", "RunError"):
+    if type(exc).__name__ in ("DatasetError", "ValueError", "SpecError", "RunError", "StorageError"):
         return message
     return f"{type(exc).__name__}: {message}"
 
@@ -98,18 +123,33 @@ def main(argv: list[str]) -> int:
         print("usage: python -m mnist_core.worker JOB_DIR", file=sys.stderr)
         return 2
     directory = Path(argv[0])
-    update_status(directory, pid=os.getpid(), stage="starting")
-    progress = Progress(directory)
+    lock = hold_worker_lock(directory)  # noqa: F841 (held until the process ends)
+    progress = JobProgress(directory)
     try:
+        states.update(directory, pid=os.getpid(), stage="starting")
         job = json.loads((directory / "job.json").read_text())
         final = RUNNERS[job["kind"]](directory, job["spec"], progress)
     except Exception as exc:
         traceback.print_exc()
-        update_status(directory, state="failed", error=one_sentence(exc), finished=time.time())
+        _remove_partial_files(directory, job.get("kind") if "job" in locals() else None)
+        states.transition(directory, states.FAILED, error=one_sentence(exc, directory),
+                          stage=states.FAILED)  # fmt: skip
         return 1
-    update_status(directory, state=final, stage=final, error=progress.message,
-                  finished=time.time())  # fmt: skip
+    states.transition(directory, final, stage=final, error=progress.message)
     return 0
+
+
+def _remove_partial_files(directory: Path, kind: str | None) -> None:
+    """What a failed job leaves half-written: atomic-write temporaries, and a run's partial
+    model or checkpoint."""
+    try:
+        remove_temporaries(directory)
+        if kind in ("train", "baseline"):
+            from mnist_core.runs.store import load_run
+
+            load_run(directory).remove_partial_files()
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -226,7 +226,7 @@ def test_builder_shows_counts_and_errors_next_to_the_layer(cache_dir):
 
 
 def test_builder_spec_lives_in_the_url(cache_dir):
-    from mnist_core.models.spec import PRESETS, ModelSpec, with_train
+    from mnist_core.models import PRESETS, ModelSpec, with_train
 
     at = _app("digits").run()
     at.switch_page("views/builder.py").run()
@@ -254,7 +254,6 @@ def test_builder_spec_lives_in_the_url(cache_dir):
 
 
 def test_builder_trains_and_the_runs_page_lists_the_run(cache_dir):
-    from mnist_core.runs import jobs
     from mnist_core import runs
 
     at = _app("digits").run()
@@ -262,8 +261,8 @@ def test_builder_trains_and_the_runs_page_lists_the_run(cache_dir):
     at.selectbox(key="preset_choice").set_value("logistic")
     _button(at, "Load preset").click().run()
     _button(at, "Train").click().run()
-    run_id = at.session_state["builder_run"]
-    assert jobs.wait(runs.run_path(run_id), timeout=180)["state"] == "done"
+    run_id = at.session_state["selected_run"]
+    assert runs.wait(runs.open_run(run_id).directory, timeout=180).state == "done"
     at.run()
     assert not at.exception
     assert "Test accuracy" in _metrics(at)
@@ -303,24 +302,25 @@ def test_runs_page_compares_exports_and_launches_a_baseline(finished_run):
     assert not at.exception
     table = at.dataframe[0].value
     assert table["run"].tolist() == [finished_run.name]
-    assert table.loc[0, "epochs"] == 3 and table.loc[0, "state"] == "done"
+    row = table.iloc[0]
+    assert row["epochs"] == "3 / 3" and row["state"] == "done" and row["optimizer"] == "adam"
+    assert row["batch"] == 32 and row["learning rate"] == 0.001 and row["parameters"] == 4810
+    assert row["run label"] == "ff64"
     at.slider(key="smoothing").set_value(0.6).run()
     assert not at.exception
     # The baseline form: a random forest on 300 digits, through the queue.
     at.number_input(key="baseline_sample").set_value(300)
     next(b for b in at.button if b.label == "Fit baseline").click().run()
-    from mnist_core.runs import jobs
     from mnist_core import runs
 
-    baseline_run = next(r for r in runs.list_runs() if r.info.get("kind") == "baseline")
-    assert jobs.wait(baseline_run.directory, timeout=180)["state"] == "done"
+    baseline_run = next(r for r in runs.list_runs() if r.kind == "baseline")
+    assert runs.wait(baseline_run.directory, timeout=180).state == "done"
     at.run()
     assert not at.exception
     assert "Accuracy against training time" in [s.value for s in at.subheader]
 
 
-def test_capacity_grid_launches_twelve_queued_runs(cache_dir):
-    from mnist_core.runs import jobs
+def test_capacity_grid_launches_twelve_queued_runs_and_cancels_them_at_once(cache_dir):
     from mnist_core import runs
 
     at = _app("digits").run()
@@ -329,10 +329,15 @@ def test_capacity_grid_launches_twelve_queued_runs(cache_dir):
     next(b for b in at.button if b.label == "Launch grid").click().run()
     assert not at.exception
     launched = runs.list_runs()
-    assert sorted(r.info["name"] for r in launched) == sorted(
+    assert sorted(r.name for r in launched) == sorted(
         f"grid {u}x{d}" for u in (128, 256, 512, 1024) for d in (1, 2, 3)
     )
-    for run in launched:  # no need to train them all: stop, and check they end stopped
-        runs.request_stop(run.directory)
-    states = {jobs.wait(r.directory, timeout=300)["state"] for r in launched}
-    assert states <= {"stopped", "done"}
+    groups = {r.group for r in launched}
+    assert len(groups) == 1 and groups.pop().startswith("grid-")
+    at.run()
+    cancel = next(b for b in at.button if b.label.startswith("Cancel the grid"))
+    assert cancel.label.endswith("(12 runs left)")
+    cancel.click().run()  # one click for the whole grid
+    assert not at.exception
+    states = {runs.wait(r.directory, timeout=300).state for r in launched}
+    assert states <= {"stopped", "cancelled", "done"} and "cancelled" in states

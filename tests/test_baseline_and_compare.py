@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from mnist_core.runs import baseline, jobs
+from mnist_core.runs import baseline
 from mnist_core import runs
 from mnist_core.data.datasets import load_dataset
-from mnist_core.models.spec import analyze, capacity_grid
+from mnist_core.models import analyze, capacity_grid
 
 
 @pytest.fixture(scope="module")
@@ -29,28 +29,30 @@ def test_random_forest_on_a_tiny_sample(digits):
 
 
 def test_baseline_is_a_run_like_the_others(digits, cache_dir):
-    directory = baseline.create_baseline_run(
-        dataset="digits", fingerprint=digits.fingerprint, input_shape=(8, 8), n_classes=10,
-        sample=500,
-    )  # fmt: skip
-    assert jobs.wait(directory, timeout=180)["state"] == "done"
-    summary = json.loads((directory / "summary.json").read_text())
-    probabilities = np.load(directory / "test_probabilities.npy")
+    record = runs.create_run(runs.BaselineSpec(sample=500), dataset="digits",
+                             fingerprint=digits.fingerprint, input_shape=(8, 8), n_classes=10)  # fmt: skip
+    runs.start(record)
+    assert runs.wait(record.directory, timeout=180).state == "done"
+    record = record.refresh()
+    assert record.kind == "baseline" and record.name == "random forest (500 digits)"
+    assert record.evaluated and record.problems == ()
+    probabilities = record.test_probabilities()
     assert probabilities.shape == (359, 10)
-    assert summary["test_accuracy"] == pytest.approx(np.mean(probabilities.argmax(1) == digits.y_test))
-    assert summary["test_accuracy"] > 0.85 and summary["wall_seconds"] > 0
-    importances = np.load(directory / "feature_importances.npy")
+    summary = record.summary
+    assert summary.test_accuracy == pytest.approx(np.mean(probabilities.argmax(1) == digits.y_test))
+    assert summary.test_accuracy > 0.85 and summary.wall_seconds > 0 and summary.trees == 200
+    importances = record.feature_importances()
     assert importances.shape == (8, 8) and importances.sum() == pytest.approx(1, rel=1e-4)
-    listed = {r.run_id: r for r in runs.list_runs()}
-    assert listed[directory.name].info["name"] == "random forest (500 digits)"
 
 
 def test_history_frame_is_long_and_tidy(finished_run):
-    frame = runs.history_frame([finished_run])
-    assert list(frame.columns) == ["run", "epoch", "metric", "split", "value"]
+    record = runs.open_run(finished_run.name)
+    frame = runs.history_frame([record], labels={record.run_id: "ff64 · digits"})
+    assert list(frame.columns) == ["run", "label", "epoch", "metric", "split", "value"]
     assert len(frame) == 3 * 4  # 3 epochs × (loss, accuracy) × (train, validation)
     assert set(frame["split"]) == {"train", "validation"} and set(frame["metric"]) == {"loss", "accuracy"}
-    events = [e for e in runs.read_events(finished_run) if e["type"] == "epoch"]
+    assert set(frame["label"]) == {"ff64 · digits"}
+    events = [e for e in record.events() if e["type"] == "epoch"]
     row = frame[(frame.epoch == 2) & (frame.metric == "accuracy") & (frame.split == "validation")]
     assert row["value"].item() == events[1]["val_accuracy"]
 
@@ -65,11 +67,18 @@ def test_smoothing_is_a_debiased_moving_average():
 
 
 def test_delete_refuses_active_runs_and_removes_finished_ones(finished_run, cache_dir):
-    jobs.update_status(finished_run, state="running", pid=None)
-    with pytest.raises(runs.RunError, match="is still running; stop it before deleting it"):
-        runs.delete_run(finished_run)
-    jobs.update_status(finished_run, state="done")
-    runs.delete_run(finished_run)
+    from mnist_core.runs.executor import hold_worker_lock
+
+    record = runs.open_run(finished_run.name)
+    lock = hold_worker_lock(record.directory)  # as a live worker holds it
+    (record.directory / "status.json").write_text(json.dumps({"state": "running", "pid": 1}))
+    with pytest.raises(runs.RunError, match="is still running; stop it first, then delete it"):
+        runs.delete(record)
+    assert runs.delete_many([record]) == (0, [f"Run {record.run_id} is still running; stop it "
+                                              "first, then delete it."])  # fmt: skip
+    lock.close()  # the worker is gone: the run reads failed, and can go
+    assert runs.read_status(record.directory).state == "failed"
+    runs.delete(record)
     assert not finished_run.exists()
 
 

@@ -67,7 +67,7 @@ def test_pca_scatter_renders_and_a_box_selection_shows_the_gallery(server, page)
 
 
 def test_builder_trains_one_epoch_live_and_shows_the_result(server, page):
-    from mnist_core.models.spec import PRESETS, with_train
+    from mnist_core.models import PRESETS, with_train
 
     ARTIFACTS.mkdir(exist_ok=True)
     spec = with_train(PRESETS["ff64"].spec, epochs=1).to_url()
@@ -90,14 +90,15 @@ def server_with_run(finished_run, server):
 
 
 def test_confusion_cell_click_shows_its_digits_and_the_report_opens(server_with_run, page, tmp_path):
-    from mnist_core import evaluation
+    from mnist_core import evaluation, runs
+    from mnist_core.data.datasets import load_dataset
 
     server, run = server_with_run
     ARTIFACTS.mkdir(exist_ok=True)
     page.goto(f"{server}/evaluation?dataset=digits&run={run.name}")
     page.get_by_text("Click a cell to see its digits.").wait_for(timeout=60_000)
     time.sleep(1)
-    probabilities, y_true, _ = evaluation.run_predictions(run)
+    probabilities, y_true = runs.open_run(run.name).test_probabilities(), load_dataset("digits").y_test
     matrix = evaluation.confusion_matrix(y_true, probabilities.argmax(1), n_classes=10)
     true = 3
     count = int(matrix[true, true])

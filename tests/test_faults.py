@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from mnist_core.runs import jobs
+from mnist_core.runs import jobs, states
 from mnist_core import runs
 from tests.test_app import _app
 
@@ -46,7 +46,7 @@ def test_a_damaged_run_is_marked_and_the_pages_still_work(finished_run, cache_di
     listed = {r.run_id: r for r in runs.list_runs()}
     assert listed[finished_run.name].state == "done"  # the good run is untouched
     assert listed[damaged.name].state == "damaged"
-    assert listed[damaged.name].status["error"] == f"Run {damaged.name} is damaged: {problem}."
+    assert listed[damaged.name].status.error == f"Run {damaged.name} is damaged: {problem}."
     at = _app("digits")
     at.query_params["run"] = damaged.name
     at.run()
@@ -72,9 +72,10 @@ def test_a_damaged_run_is_marked_and_the_pages_still_work(finished_run, cache_di
 def test_a_worker_that_never_started_is_not_running_forever(cache_dir):
     directory = cache_dir / "runs" / "20260101-000000-dead"
     directory.mkdir(parents=True)
-    jobs.update_status(directory, state="running", pid=2**22 + 12345)  # no such process
+    states.transition(directory, "queued")
+    states.transition(directory, "running", pid=2**22 + 12345)  # no such process
     status = jobs.read_status(directory)
-    assert status["state"] == "failed" and "stopped unexpectedly" in status["error"]
+    assert status.state == "failed" and "stopped unexpectedly" in status.error
 
 
 def test_hostile_dataset_keys_and_run_ids_are_refused(cache_dir):
@@ -86,7 +87,7 @@ def test_hostile_dataset_keys_and_run_ids_are_refused(cache_dir):
             loaders.source_of(key)
     for run_id in ("../../etc", "/tmp", "..", "a/b"):
         with pytest.raises(runs.RunError):
-            runs.run_path(run_id)
+            runs.open_run(run_id)
 
 
 def test_server_config_limits_uploads_and_listens_on_localhost():
@@ -101,7 +102,7 @@ def test_server_config_limits_uploads_and_listens_on_localhost():
 
 
 def test_a_spec_in_the_url_is_validated_like_the_form(cache_dir):
-    from mnist_core.models.spec import LayerSpec, ModelSpec, TrainSpec
+    from mnist_core.models import LayerSpec, ModelSpec, TrainSpec
 
     bad = ModelSpec((LayerSpec("Conv2D", {"kernel_size": 9}),), TrainSpec(learning_rate=-1.0))
     at = _app("digits")

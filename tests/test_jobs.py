@@ -9,7 +9,7 @@ import time
 import pytest
 
 from mnist_core import embeddings
-from mnist_core.runs import jobs
+from mnist_core.runs import jobs, states
 from mnist_core.data.datasets import load_dataset
 
 
@@ -27,7 +27,7 @@ def _watch(directory, timeout=120):
     seen = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        state = jobs.read_status(directory)["state"]
+        state = jobs.read_status(directory).state
         if not seen or seen[-1] != state:
             seen.append(state)
         if state in ("done", "failed"):
@@ -39,10 +39,10 @@ def _watch(directory, timeout=120):
 def test_lifecycle_queued_running_done(digits, cache_dir):
     request = _request(digits)
     status = embeddings.submit(request)
-    assert status["state"] == "queued" and status["pid"] > 0
+    assert status.state == "queued" and status.pid > 0
     assert _watch(request.directory) in (["queued", "running", "done"], ["running", "done"])
     final = jobs.read_status(request.directory)
-    assert final["started"] >= final["submitted"] and final["finished"] >= final["started"]
+    assert final.started >= final.submitted and final.finished >= final.started
     assert embeddings.load_cached(request).coords.shape == (1438, 50)
     log = (request.directory / "worker.log").read_text()
     assert "PCA of 1,438 images" in log and "measuring cluster quality" in log
@@ -52,7 +52,7 @@ def test_second_request_joins_the_running_job(digits, cache_dir):
     request = _request(digits, split="test")
     first = embeddings.submit(request)
     second = embeddings.submit(request)
-    assert second["pid"] == first["pid"]
+    assert second.pid == first.pid
     _watch(request.directory)
     log = (request.directory / "worker.log").read_text()
     assert log.count("loading the dataset") == 1
@@ -64,7 +64,7 @@ def test_cache_hit_starts_no_worker(digits, cache_dir):
     _watch(request.directory)
     log_before = (request.directory / "worker.log").read_text()
     status = embeddings.submit(request)
-    assert status == {"state": "done", "stage": "done"}
+    assert status.state == "done" and status.pid is None
     assert (request.directory / "worker.log").read_text() == log_before
 
 
@@ -74,7 +74,7 @@ def test_failure_is_recorded_in_one_sentence(digits, cache_dir, tmp_path):
     embeddings.submit(request)
     assert _watch(request.directory)[-1] == "failed"
     status = jobs.read_status(request.directory)
-    assert status["error"] == (
+    assert status.error == (
         "gone.npz: no such file or folder, and no dataset has this name "
         "(named datasets: mnist, fashion_mnist, digits)."
     )
@@ -84,8 +84,9 @@ def test_failure_is_recorded_in_one_sentence(digits, cache_dir, tmp_path):
 def test_failed_job_can_be_submitted_again(digits, cache_dir):
     request = _request(digits)
     request.directory.mkdir(parents=True)
-    jobs.update_status(request.directory, state="failed", error="earlier failure", pid=None)
-    assert embeddings.submit(request)["state"] == "queued"
+    states.transition(request.directory, "queued")
+    states.transition(request.directory, "failed", error="earlier failure")
+    assert embeddings.submit(request).state == "queued"
     assert _watch(request.directory)[-1] == "done"
 
 
@@ -93,15 +94,45 @@ def test_killed_worker_is_marked_failed_not_running(digits, cache_dir):
     request = embeddings.EmbeddingRequest("digits", digits.fingerprint, "umap", "train", {})
     status = embeddings.submit(request)
     deadline = time.monotonic() + 60
-    while jobs.read_status(request.directory)["state"] != "running":
+    while jobs.read_status(request.directory).state != "running":
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    os.kill(status["pid"], signal.SIGKILL)
+    os.kill(status.pid, signal.SIGKILL)
     time.sleep(0.5)
     status = jobs.read_status(request.directory)
-    assert status["state"] == "failed"
-    assert status["error"].startswith(
-        f"The worker process (pid {status['pid']}) stopped unexpectedly; its last words: "
+    assert status.state == "failed"
+    assert status.error.startswith(
+        f"The worker process (pid {status.pid}) stopped unexpectedly; its last words: "
     )
     # The last lines of its log, the stages it had reached, are in the sentence.
-    assert "loading the dataset" in status["error"] or "PCA" in status["error"]
+    assert "loading the dataset" in status.error or "PCA" in status.error
+
+
+def test_a_done_job_whose_result_is_gone_is_computed_again(digits, cache_dir):
+    request = _request(digits)
+    embeddings.submit(request)
+    assert _watch(request.directory)[-1] == "done"
+    (request.directory / "embedding.npz").unlink()
+    assert embeddings.submit(request).state == "queued"
+    assert _watch(request.directory)[-1] == "done"
+    assert embeddings.load_cached(request) is not None
+
+
+def test_the_state_machine_refuses_impossible_transitions(tmp_path):
+    folder = tmp_path / "job"
+    folder.mkdir()
+    assert jobs.read_status(folder).state is None
+    with pytest.raises(states.TransitionError, match="A job that is new cannot become running"):
+        states.transition(folder, "running")
+    states.transition(folder, "queued")
+    states.transition(folder, "running")
+    states.transition(folder, "done")
+    with pytest.raises(states.TransitionError,
+                       match=r"A job that is done cannot become failed \(it can become nothing else\)"):
+        states.transition(folder, "failed")
+    with pytest.raises(states.TransitionError, match="with transition"):
+        states.update(folder, state="queued")
+    # Reading never writes: a status file left as it was.
+    before = (folder / "status.json").read_bytes()
+    jobs.read_status(folder)
+    assert (folder / "status.json").read_bytes() == before

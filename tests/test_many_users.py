@@ -11,7 +11,7 @@ import pytest
 
 from mnist_core.runs import jobs
 from mnist_core import runs
-from mnist_core.models.spec import PRESETS, with_train
+from mnist_core.models import PRESETS, with_train
 from tests.browser import ARTIFACTS, chromium, rss_mb, streamlit_server
 
 pytestmark = pytest.mark.browser
@@ -23,7 +23,7 @@ def _state(page, state: str):
 
 
 def _run_id(page) -> str:
-    match = re.search(r"Run (\d{8}-\d{6}-[0-9a-f]{4})", page.inner_text("body"))
+    match = re.search(r"Run (\d{8}-\d{6}-[0-9a-f]{4,6})", page.inner_text("body"))
     assert match, "no run on the page"
     return match.group(1)
 
@@ -61,12 +61,12 @@ def test_three_sessions_train_embed_and_browse_at_once(mnist_cached):
         for page in (trainer, embedder, browser_user):
             assert page.locator('[data-testid="stException"]').count() == 0
         trainer.screenshot(path=str(ARTIFACTS / "many-users-trainer.png"), full_page=True)
-    status = jobs.read_status(runs.run_path(run_id))
+    status = jobs.read_status(runs.open_run(run_id).directory)
     figures = {"seconds": round(time.monotonic() - started, 1),
-               "server_rss_mb": [round(m) for m in memory], "run_state": status["state"]}  # fmt: skip
+               "server_rss_mb": [round(m) for m in memory], "run_state": status.state}  # fmt: skip
     (ARTIFACTS / "many-users.json").write_text(json.dumps(figures, indent=1))
     print(figures)
-    assert status["state"] == "done"
+    assert status.state == "done"
     assert max(memory) < 1000  # bounded: the server loads no TensorFlow, and MNIST once
 
 
@@ -82,13 +82,13 @@ def test_a_run_survives_a_server_restart_and_is_followed(mnist_cached):
             _state(page, "running").wait_for(timeout=120_000)
             run_id = _run_id(page)
         # The server is gone; the worker is not.
-        directory = runs.run_path(run_id)
-        assert jobs.read_status(directory)["state"] == "running"
+        directory = runs.open_run(run_id).directory
+        assert jobs.read_status(directory).state == "running"
         with streamlit_server(log) as (url, _):
             page.goto(f"{url}/runs?dataset=digits&run={run_id}")
             _state(page, "running").wait_for(timeout=60_000)
             page.get_by_text(re.compile(r"epoch \d+/300 · batch")).first.wait_for(timeout=30_000)
             page.get_by_role("button", name="Stop").click()
             _state(page, "stopped").wait_for(timeout=120_000)
-    assert jobs.read_status(directory)["state"] == "stopped"
+    assert jobs.read_status(directory).state == "stopped"
     assert json.loads((directory / "summary.json").read_text())["epochs_run"] >= 1

@@ -1,18 +1,22 @@
-"""Runs: every run in the cache, live or finished. Compare curves, weigh accuracy against
-time, export histories, delete runs, launch a capacity grid or a random-forest baseline."""
+"""Runs: every run in the cache, live or finished. Compare them by their settings and
+curves, weigh accuracy against time, stop or delete many at once, export histories, launch
+a capacity grid or a random-forest baseline."""
 
 from __future__ import annotations
 
-import numpy as np
+import time
+
 import pandas as pd
 import streamlit as st
 
 from app import loaders
 from app.run_panel import run_panel
 from app.sidebar import ActiveDataset, active_dataset
-from mnist_core.runs import baseline
 from mnist_core import figures, runs
-from mnist_core.models.spec import GRID_DEPTHS, GRID_UNITS, capacity_grid
+from mnist_core.models import GRID_DEPTHS, GRID_UNITS, capacity_grid
+
+SELECTED_RUN = "selected_run"  # the run the user is looking at, shared by pages
+PERCENT = st.column_config.NumberColumn(format="%.2f %%", width="small")
 
 
 def render(active: ActiveDataset) -> None:
@@ -23,59 +27,108 @@ def render(active: ActiveDataset) -> None:
         st.info("No runs yet: train a model on the Model builder page, or launch a grid or "
                 "a baseline above.")  # fmt: skip
         return
-    table = pd.DataFrame([_row(run) for run in all_runs])
-    st.caption(f"{len(all_runs)} runs in `{runs.runs_dir()}`, newest first. Select rows to "
-               "compare them; the first selected is shown in full below.")  # fmt: skip
+    labels = runs.distinguishing_labels(all_runs)
+    table = runs_table(all_runs, labels)
+    st.caption(f"{len(all_runs)} runs in {runs.runs_dir()}, newest first. Select rows to "
+               "compare, stop or delete them; the first selected is shown in full below.")  # fmt: skip
     event = st.dataframe(
-        table, hide_index=True, width="stretch", on_select="rerun",
-        selection_mode="multi-row", key="runs_table",
+        table, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row",
+        key="runs_table", column_order=list(table.columns.drop("run")),
         column_config={
-            "test accuracy": st.column_config.NumberColumn(format="%.2f %%"),
-            "best val accuracy": st.column_config.NumberColumn(format="%.2f %%"),
-            "seconds": st.column_config.NumberColumn("training s", format="%.1f"),
+            "state": st.column_config.TextColumn(width="small"),
+            "run label": st.column_config.TextColumn(width="medium"),
+            "learning rate": st.column_config.NumberColumn(format="%g", width="small"),
+            "batch": st.column_config.NumberColumn(width="small"),
+            "epochs": st.column_config.TextColumn(width="small", help="run / planned"),
+            "parameters": st.column_config.NumberColumn(format="localized", width="small"),
+            "best val acc": PERCENT, "test acc": PERCENT,
+            "best epoch": st.column_config.NumberColumn(width="small"),
+            "time (s)": st.column_config.NumberColumn(format="%.1f", width="small"),
         },
     )  # fmt: skip
     chosen = [all_runs[i] for i in (event.selection.rows if event else [])]
-    if not chosen and st.query_params.get("run") in {r.run_id for r in all_runs}:
-        chosen = [next(r for r in all_runs if r.run_id == st.query_params["run"])]
-    compare(chosen)
+    remembered = st.session_state.get(SELECTED_RUN) or st.query_params.get("run")
+    if not chosen and remembered in {r.run_id for r in all_runs}:
+        chosen = [next(r for r in all_runs if r.run_id == remembered)]
+    actions(chosen, all_runs)
+    compare(chosen, labels)
     tradeoff(table)
     grid_results(all_runs)
     st.divider()
     focus = chosen[0] if chosen else all_runs[0]
-    st.query_params["run"] = focus.run_id
+    st.session_state[SELECTED_RUN] = st.query_params["run"] = focus.run_id
     run_panel(focus.run_id)
-    importances = focus.directory / "feature_importances.npy"
-    if importances.exists():
+    importances = focus.feature_importances()
+    if importances is not None:
         st.markdown("**Feature importances** (which pixels the forest splits on)")
-        st.plotly_chart(figures.importance_figure(np.load(importances)), width="content",
+        st.plotly_chart(figures.runs.importance_figure(importances), width="content",
                         key="importances")  # fmt: skip
 
 
-def _row(run: runs.RunInfo) -> dict:
-    summary = run.summary or {}
-    best = summary.get("best") or {}
-    accuracy = summary.get("test_accuracy")
-    best_acc = best.get("val_accuracy")
-    return {
-        "run": run.run_id,
-        "model": run.info.get("name", "?"),
-        "dataset": str(run.info.get("dataset", "?")).rsplit("/", 1)[-1],
-        "parameters": run.info.get("params"),
-        "epochs": summary.get("epochs_run"),
-        "best val accuracy": None if best_acc is None else 100 * best_acc,
-        "best epoch": best.get("epoch"),
-        "test accuracy": None if accuracy is None else 100 * accuracy,
-        "seconds": summary.get("wall_seconds"),
-        "state": run.state,
-    }
+def runs_table(all_runs: list[runs.RunRecord], labels: dict[str, str]) -> pd.DataFrame:
+    """One row per run: what it is, how it was trained, how it did. Numbers stay numbers
+    (sortable); a value a run does not have is left empty."""
+    rows = []
+    for run in all_runs:
+        summary, train = run.summary, run.spec.train if run.spec else None
+        best = (summary.best if summary else None) or {}
+        rows.append({
+            "run": run.run_id,
+            "state": run.state,
+            "run label": labels[run.run_id],
+            "dataset": run.dataset_name,
+            "optimizer": train.optimizer if train else "random forest",
+            "learning rate": train.effective_learning_rate if train else None,
+            "batch": train.batch_size if train else None,
+            "epochs": (f"{summary.epochs_run if summary and summary.epochs_run else 0}"
+                       f" / {train.epochs}") if train else "",
+            "parameters": run.params,
+            "best val acc": 100 * best["val_accuracy"] if best.get("val_accuracy") is not None else None,
+            "best epoch": best.get("epoch"),
+            "test acc": 100 * summary.test_accuracy if summary and summary.test_accuracy is not None else None,
+            "time (s)": summary.wall_seconds if summary else None,
+        })  # fmt: skip
+    frame = pd.DataFrame(rows)
+    for column in ("learning rate", "batch", "parameters", "best val acc", "best epoch",
+                   "test acc", "time (s)"):  # fmt: skip
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Float64")
+    return frame
 
 
-def compare(chosen: list[runs.RunInfo]) -> None:
+def actions(chosen: list[runs.RunRecord], all_runs: list[runs.RunRecord]) -> None:
+    """Stop, cancel or delete many runs at once."""
+    active_groups = sorted({r.group for r in all_runs if r.group and r.status.active})
+    c_stop, c_delete, c_group = st.columns([1, 1, 2], vertical_alignment="bottom")
+    active_chosen = [r for r in chosen if r.status.active]
+    if c_stop.button(f"Stop selected ({len(active_chosen)})", icon=":material/stop_circle:",
+                     disabled=not active_chosen, width="stretch", key="stop_selected"):  # fmt: skip
+        for sentence in runs.stop_many(active_chosen):
+            st.toast(sentence)
+    with c_delete.popover(f"Delete selected ({len(chosen)})", icon=":material/delete:",
+                          disabled=not chosen, width="stretch"):  # fmt: skip
+        st.write(f"Delete {len(chosen)} run{'s' if len(chosen) != 1 else ''} and all their "
+                 "files? Runs still queued or training are kept: stop them first.")  # fmt: skip
+        if st.button("Delete", type="primary", key="confirm_delete"):
+            deleted, refused = runs.delete_many(chosen)
+            for sentence in refused:
+                st.error(sentence)
+            if deleted and not refused:
+                st.session_state.pop(SELECTED_RUN, None)
+                st.query_params.pop("run", None)
+                st.rerun()
+    for group in active_groups:
+        pending = sum(r.group == group and r.status.active for r in all_runs)
+        if c_group.button(f"Cancel the grid {group} ({pending} runs left)",
+                          icon=":material/cancel:", key=f"cancel-{group}"):  # fmt: skip
+            sentences = runs.stop_group(group)
+            st.toast(f"{len(sentences)} runs of {group} cancelled or stopping.")
+
+
+def compare(chosen: list[runs.RunRecord], labels: dict[str, str]) -> None:
     if not chosen:
         return
-    history = runs.history_frame([r.directory for r in chosen])
-    c_smooth, c_csv, c_delete = st.columns([2, 1, 1], vertical_alignment="bottom")
+    history = runs.history_frame(chosen, labels=labels)
+    c_smooth, c_csv = st.columns([2, 1], vertical_alignment="bottom")
     smoothing = c_smooth.slider("Smoothing", 0.0, 0.95, 0.0, 0.05, key="smoothing",
                                 help="Exponential moving average; the raw curve stays faintly behind.")
     c_csv.download_button(
@@ -83,32 +136,23 @@ def compare(chosen: list[runs.RunInfo]) -> None:
         file_name="histories.csv", mime="text/csv", icon=":material/download:",
         disabled=history.empty, width="stretch",
     )  # fmt: skip
-    with c_delete.popover("Delete selected", icon=":material/delete:", width="stretch"):
-        st.write(f"Delete {len(chosen)} run{'s' if len(chosen) > 1 else ''} and all their files?")
-        if st.button("Delete", type="primary", key="confirm_delete"):
-            problems = []
-            for run in chosen:
-                try:
-                    runs.delete_run(run.directory)
-                except runs.RunError as exc:
-                    problems.append(str(exc))
-            for problem in problems:
-                st.error(problem)
-            if not problems:
-                st.query_params.pop("run", None)
-                st.rerun()
     if history.empty:
         st.caption("The selected runs have no epoch history (baselines have none).")
         return
-    st.plotly_chart(figures.runs_overlay_figure(history, smoothing=smoothing), key="overlay")
+    if smoothing > 0:  # smoothed here, drawn by the figure with the raw curve behind
+        history = history.assign(smoothed=history.sort_values("epoch").groupby(
+            ["run", "metric", "split"])["value"].transform(lambda v: runs.smooth(v.tolist(), smoothing)))
+    st.plotly_chart(figures.runs.overlay_figure(history), key="overlay")
 
 
 def tradeoff(table: pd.DataFrame) -> None:
-    finished = table.dropna(subset=["test accuracy", "seconds"])
+    finished = table.dropna(subset=["test acc", "time (s)"])
     if len(finished) < 2:
         return
     st.subheader("Accuracy against training time")
-    st.plotly_chart(figures.tradeoff_figure(finished), key="tradeoff")
+    frame = finished.rename(columns={"run label": "label", "test acc": "test accuracy",
+                                     "time (s)": "seconds"})  # fmt: skip
+    st.plotly_chart(figures.runs.tradeoff_figure(frame), key="tradeoff")
 
 
 def launchers(active: ActiveDataset) -> None:
@@ -116,51 +160,62 @@ def launchers(active: ActiveDataset) -> None:
     with st.expander("Launch a capacity grid or a baseline"):
         left, right = st.columns(2, gap="large")
         with left, st.form("grid_form"):
-            st.markdown(f"**Capacity grid** on {loaders.title_of(key)}: dense networks of "
+            st.markdown(f"**Capacity grid** on the chosen dataset: dense networks of "
                         f"{', '.join(map(str, GRID_UNITS))} units × {', '.join(map(str, GRID_DEPTHS))} "
                         "hidden layers, 12 runs through the same queue.")  # fmt: skip
             epochs = st.number_input("epochs per run", 1, 100, 5, key="grid_epochs")
             if st.form_submit_button("Launch grid"):
-                for spec in capacity_grid(epochs=int(epochs)):
-                    runs.start(runs.create_run(
-                        spec, dataset=loaders.source_of(key), fingerprint=dataset.fingerprint,
-                        input_shape=dataset.image_shape, n_classes=dataset.n_classes,
-                    ))  # fmt: skip
-                st.toast("12 grid runs queued; they train one after another.")
+                group = "grid-" + time.strftime("%H%M%S")
+                _launch([(spec, group) for spec in capacity_grid(epochs=int(epochs))], key, dataset)
         with right, st.form("baseline_form"):
-            st.markdown(f"**Random-forest baseline** (scikit-learn, {baseline.DEFAULT_TREES} trees) "
+            st.markdown(f"**Random-forest baseline** (scikit-learn, {runs.BaselineSpec.trees} trees) "
                         f"fitted on a sample of the {len(dataset.x_train):,} training digits.")  # fmt: skip
             sample = st.number_input("training digits", 10, len(dataset.x_train),
-                                     min(baseline.DEFAULT_SAMPLE, len(dataset.x_train)), step=500,
+                                     min(runs.BaselineSpec.sample, len(dataset.x_train)), step=500,
                                      key="baseline_sample")  # fmt: skip
             if st.form_submit_button("Fit baseline"):
-                baseline.create_baseline_run(
-                    dataset=loaders.source_of(key), fingerprint=dataset.fingerprint,
-                    input_shape=dataset.image_shape, n_classes=dataset.n_classes, sample=int(sample),
-                )  # fmt: skip
-                st.toast("Baseline queued.")
+                _launch([(runs.BaselineSpec(sample=int(sample)), None)], key, dataset)
 
 
-def grid_results(all_runs: list[runs.RunInfo]) -> None:
+def _launch(specs: list, key: str, dataset) -> None:
+    """Create and queue a run per spec; one sentence on failure, nothing half-launched."""
+    try:
+        for spec, group in specs:
+            record = runs.create_run(
+                spec, dataset=loaders.source_of(key), fingerprint=dataset.fingerprint,
+                input_shape=dataset.image_shape, n_classes=dataset.n_classes, group=group,
+            )  # fmt: skip
+            runs.start(record)
+    except (ValueError, OSError) as exc:  # SpecError, RunError, StorageError
+        st.error(str(exc))
+        return
+    st.toast(f"{len(specs)} run{'s' if len(specs) > 1 else ''} queued; "
+             f"{runs.max_training()} trains at a time.")  # fmt: skip
+
+
+def grid_results(all_runs: list[runs.RunRecord]) -> None:
+    """The newest capacity grid's cells: units and depth read from each run's spec."""
+    grids = [r for r in all_runs if r.group and r.group.startswith("grid-") and r.spec]
+    if not grids:
+        return
+    newest = max(grids, key=lambda r: r.created).group
     cells = []
-    for run in all_runs:
-        name = str(run.info.get("name", ""))
-        best = (run.summary or {}).get("best") or {}
-        if name.startswith("grid ") and best.get("val_loss") is not None:
-            units, depth = name.removeprefix("grid ").split("x")
-            cells.append({"run": run.run_id, "units": int(units), "hidden layers": int(depth),
-                          "best val_loss": best["val_loss"], "best epoch": best["epoch"],
-                          "test accuracy": 100 * (run.summary or {}).get("test_accuracy", 0)})  # fmt: skip
+    for run in (r for r in grids if r.group == newest):
+        dense = [layer for layer in run.spec.layers if layer.type == "Dense"]
+        best = (run.summary.best if run.summary else None) or {}
+        if dense and best.get("val_loss") is not None:
+            cells.append({"run": run.run_id, "units": dense[0].params["units"],
+                          "hidden layers": len(dense), "best val_loss": best["val_loss"],
+                          "best epoch": best["epoch"],
+                          "test accuracy": 100 * (run.summary.test_accuracy or 0)})  # fmt: skip
     if not cells:
         return
-    st.subheader("Capacity grid")
+    st.subheader(f"Capacity grid {newest}")
     frame = pd.DataFrame(cells).sort_values("best val_loss")
-    # The newest run of each cell counts when a grid was launched more than once.
-    latest = frame.sort_values("run", ascending=False).drop_duplicates(["units", "hidden layers"])
     left, right = st.columns([1, 1])
-    left.dataframe(latest.sort_values("best val_loss"), hide_index=True, width="stretch",
-                   column_config={"test accuracy": st.column_config.NumberColumn(format="%.2f %%")})
-    right.plotly_chart(figures.grid_heatmap_figure(latest), key="grid_heatmap")
+    left.dataframe(frame, hide_index=True, width="stretch",
+                   column_config={"test accuracy": PERCENT})  # fmt: skip
+    right.plotly_chart(figures.runs.grid_heatmap_figure(frame), key="grid_heatmap")
 
 
 if __name__ == "__main__":  # run as a page by st.navigation

@@ -2,26 +2,21 @@
 
 Fitted on a seeded subsample of the training digits (default 3,000), it writes what a
 training run writes (status, summary, test probabilities) plus its feature importances, so
-the Runs and Evaluation pages and the report treat it like the others.
+the Runs and Evaluation pages and the report treat it like the others. Create one with
+``runs.create_run(BaselineSpec(sample=...), ...)``.
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 
-from mnist_core.runs import jobs
-from mnist_core import runs
-from mnist_core.diskcache import save_array_atomic, write_json_atomic
-
-DEFAULT_SAMPLE = 3000
-DEFAULT_TREES = 200
+from mnist_core.runs.store import RunRecord, RunSummary, test_results
 
 
-def fit_random_forest(images: np.ndarray, labels: np.ndarray, *, sample: int = DEFAULT_SAMPLE,
-                      trees: int = DEFAULT_TREES, seed: int = 0):
+def fit_random_forest(images: np.ndarray, labels: np.ndarray, *, sample: int = 3000,
+                      trees: int = 200, seed: int = 0):
     """A RandomForestClassifier fitted on ``sample`` seeded training images (pixels / 255);
     returns ``(model, seconds, indices used)``."""
     from sklearn.ensemble import RandomForestClassifier
@@ -36,55 +31,23 @@ def fit_random_forest(images: np.ndarray, labels: np.ndarray, *, sample: int = D
     return model, time.perf_counter() - start, chosen
 
 
-def create_baseline_run(*, dataset: str, fingerprint: str, input_shape: tuple[int, int],
-                        n_classes: int, sample: int = DEFAULT_SAMPLE, seed: int = 0) -> Path:
-    """A new run directory for the baseline, queued for a worker like a training run."""
-    run_id = time.strftime("%Y%m%d-%H%M%S") + "-rf" + f"{seed % 100:02d}"
-    directory = runs.runs_dir() / run_id
-    while directory.exists():
-        directory = directory.with_name(directory.name + "x")
-    directory.mkdir(parents=True)
-    write_json_atomic(directory / "run.json", {
-        "run_id": directory.name, "kind": "baseline",
-        "name": f"random forest ({sample:,} digits)", "dataset": dataset,
-        "fingerprint": fingerprint, "input_shape": list(input_shape), "n_classes": n_classes,
-        "params": None, "created": time.time(), "sample": sample, "seed": seed,
-        "trees": DEFAULT_TREES,
-    })  # fmt: skip
-    jobs.submit(directory, kind="baseline", spec={})
-    return directory
-
-
-def run_baseline(directory: Path, progress) -> str:
-    """The worker's ``baseline`` job: fit, evaluate on the test set, write the results."""
+def fit_and_evaluate(record: RunRecord, progress) -> str:
+    """The worker's ``baseline`` job (in a training slot): fit, evaluate, write the results."""
     from mnist_core.data.datasets import load_dataset
 
-    info = runs.read_json(directory / "run.json") or {}
-    with runs.training_slot(directory, on_wait=lambda ahead: progress.stage(
-            f"waiting in the queue: {ahead} run{'s' if ahead != 1 else ''} ahead")) as got_slot:  # fmt: skip
-        if not got_slot:
-            return "stopped"
-        progress.running()
-        progress.stage("loading the dataset")
-        dataset = load_dataset(info["dataset"], download=False)
-        progress.stage(f"fitting a random forest on {info['sample']:,} training digits")
-        model, seconds, _ = fit_random_forest(dataset.x_train, dataset.y_train,
-                                              sample=info["sample"], seed=info["seed"])  # fmt: skip
-        progress.stage("evaluating on the test set")
-        # predict_proba has one column per class seen in the sample: spread onto all classes.
-        partial = model.predict_proba(dataset.x_test.reshape(len(dataset.x_test), -1) / 255.0)
-        probabilities = np.zeros((len(dataset.x_test), dataset.n_classes), np.float32)
-        probabilities[:, model.classes_] = partial
-        save_array_atomic(directory / "test_probabilities.npy", probabilities)
-        save_array_atomic(directory / "feature_importances.npy",
-                model.feature_importances_.reshape(dataset.image_shape).astype(np.float32))
-        picked = probabilities[np.arange(len(dataset.y_test)), dataset.y_test]
-        write_json_atomic(directory / "summary.json", {
-            "params": None, "epochs_run": None, "wall_seconds": round(seconds, 3),
-            "seconds_per_epoch": None, "restored_best_epoch": None, "best": None, "last": None,
-            "test_accuracy": float(np.mean(probabilities.argmax(1) == dataset.y_test)),
-            "test_loss": float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0)))),
-            "test_size": int(len(dataset.y_test)), "trees": len(model.estimators_),
-            "stopped_by_user": False,
-        })  # fmt: skip
+    settings = record.baseline
+    progress.stage("loading the dataset")
+    dataset = load_dataset(record.dataset, download=False)
+    progress.stage(f"fitting a random forest on {settings.sample:,} training digits")
+    model, seconds, _ = fit_random_forest(dataset.x_train, dataset.y_train, sample=settings.sample,
+                                          trees=settings.trees, seed=settings.seed)  # fmt: skip
+    progress.stage("evaluating on the test set")
+    # predict_proba has one column per class seen in the sample: spread onto all classes.
+    partial = model.predict_proba(dataset.x_test.reshape(len(dataset.x_test), -1) / 255.0)
+    probabilities = np.zeros((len(dataset.x_test), dataset.n_classes), np.float32)
+    probabilities[:, model.classes_] = partial
+    record.save_probabilities(probabilities)
+    record.save_importances(model.feature_importances_.reshape(dataset.image_shape))
+    record.write_summary(RunSummary(wall_seconds=round(seconds, 3), trees=len(model.estimators_),
+                                    **test_results(probabilities, dataset.y_test)))  # fmt: skip
     return "done"

@@ -1,204 +1,358 @@
-"""The run store: one directory per training run under ``<cache>/runs/``.
+"""The run store: the one owner of a run folder's layout under ``<cache>/runs/``.
 
-A run directory is self-describing; everything a page, the CLI or a comparison shows about
-a run can be recomputed from it:
+A run folder is self-describing; everything a page, the CLI, a report or a comparison shows
+about a run is read from it through a :class:`RunRecord`, and no other module names its
+files (:class:`RunPaths` does):
 
-- ``run.json``: id, dataset, fingerprint, input shape, classes, created time, parameters;
-- ``spec.json``: the :class:`~mnist_core.models.spec.ModelSpec`;
-- ``status.json``: state (queued, running, done, stopped, diverged, failed), stage, times,
-  error, pid; replaced atomically (see :mod:`mnist_core.runs.jobs`);
+- ``run.json``: id, kind, name, dataset, fingerprint, input shape, classes, parameters, group;
+- ``spec.json``: the :class:`~mnist_core.models.ModelSpec` (or the baseline's settings);
+- ``status.json``, ``job.json``, ``worker.log``, ``worker.lock``: the job (see
+  :mod:`mnist_core.runs.states` and :mod:`mnist_core.runs.jobs`);
 - ``events.jsonl``: append-only batch and epoch metrics, learning rate, timings;
-- at the end: ``model.keras``, ``test_probabilities.npy``, ``summary.json``, ``tb/``
-  (TensorBoard logs: ``tensorboard --logdir cache/runs``), ``worker.log``.
-
-Training is done by ``python -m mnist_core.worker RUN_DIR``; at most
-``$MNIST_MAX_TRAINING`` runs (default 1) train at once, later ones wait in a queue.
+- ``checkpoint-last.weights.h5`` / ``checkpoint-best.weights.h5`` and ``checkpoint.json``
+  (their epochs): written after every epoch, so a worker that dies keeps what it had learnt;
+  ``checkpoint-eval/``: the job that evaluates such a checkpoint;
+- at the end: ``model.keras``, ``test_probabilities.npy``, ``summary.json``, ``tb/``.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
+import math
 import secrets
+import shutil
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from mnist_core.runs import jobs
 from mnist_core import paths
-from mnist_core.diskcache import write_json_atomic
-from mnist_core.models.spec import ModelSpec, SpecError, analyze
+from mnist_core.diskcache import (
+    save_array_atomic,
+    storage_error,
+    write_json_atomic,
+)
+from mnist_core.models import ModelSpec, SpecError
+from mnist_core.runs import jobs, states
+from mnist_core.runs.states import DAMAGED, EVALUATED, Status
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-FINAL_STATES = ("done", "stopped", "diverged", "failed")
-STOP_FILE = "stop_requested"
-MAX_TRAINING_ENV = "MNIST_MAX_TRAINING"
+__all__ = [
+    "BaselineSpec", "RunError", "RunPaths", "RunRecord", "RunSummary", "create_run",
+    "list_runs", "load_run", "open_run", "runs_dir", "test_results",
+]  # fmt: skip
 
 
 class RunError(ValueError):
-    """A run id or directory that cannot be used; one sentence."""
+    """A run id, folder or file that cannot be used; ``str()`` is one sentence."""
 
 
 def runs_dir() -> Path:
     return paths.cache_dir() / "runs"
 
 
-def run_path(run_id: str) -> Path:
-    """The directory of ``run_id``, refusing anything that would leave the runs folder."""
-    if not run_id or "/" in run_id or "\\" in run_id or run_id.startswith("."):
-        raise RunError(f"{run_id!r} is not a run id (run ids look like 20261121-101500-ab12).")
-    path = runs_dir() / run_id
-    if not path.is_dir():
-        raise RunError(f"There is no run {run_id} in {runs_dir()}.")
-    return path
+@dataclass(frozen=True)
+class RunPaths:
+    """Every file of a run folder, named once."""
 
+    directory: Path
 
-def create_run(
-    spec: ModelSpec,
-    *,
-    dataset: str,
-    fingerprint: str,
-    input_shape: tuple[int, int],
-    n_classes: int,
-) -> Path:
-    """Validate ``spec`` and write a new run directory for it (not started yet)."""
-    analysis = analyze(spec, input_shape=input_shape, n_classes=n_classes)
-    analysis.raise_first()
-    run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
-    directory = runs_dir() / run_id
-    directory.mkdir(parents=True)
-    write_json_atomic(directory / "spec.json", spec.to_json())
-    write_json_atomic(directory / "run.json", {
-        "run_id": run_id, "name": spec.name, "dataset": dataset, "fingerprint": fingerprint,
-        "input_shape": list(input_shape), "n_classes": n_classes,
-        "params": analysis.total_params, "created": time.time(),
-    })  # fmt: skip
-    return directory
-
-
-def start(directory: Path) -> dict[str, Any]:
-    """Queue the run for a background worker; its status."""
-    return jobs.submit(directory, kind="train", spec={})
-
-
-def request_stop(directory: Path) -> None:
-    """Ask the worker to stop after the current batch (it checks every batch)."""
-    (directory / STOP_FILE).touch()
-
-
-def stop_requested(directory: Path) -> bool:
-    return (directory / STOP_FILE).exists()
-
-
-def read_events(directory: Path) -> list[dict]:
-    """Events in order; a damaged or half-written line (a worker killed mid-write) is skipped."""
-    try:
-        lines = (directory / "events.jsonl").read_text().splitlines()
-    except OSError:
-        return []
-    events = []
-    for line in lines:
+    def __getattr__(self, name: str) -> Path:
         try:
-            events.append(json.loads(line))
-        except ValueError:
-            continue
-    return events
+            return self.directory / _FILES[name]
+        except KeyError:
+            raise AttributeError(f"A run folder has no file {name!r}; see RunPaths.") from None
 
 
-def append_event(directory: Path, event: dict) -> None:
-    with open(directory / "events.jsonl", "a") as f:
-        f.write(json.dumps(event) + "\n")
+_FILES = {
+    "run": "run.json", "spec": "spec.json", "status": states.STATUS_FILE, "job": jobs.JOB_FILE,
+    "events": "events.jsonl", "model": "model.keras", "model_partial": ".model-partial.keras",
+    # Weights only (Keras wants the .weights.h5 suffix): a fraction of a full save's time;
+    # the architecture comes back from spec.json.
+    "checkpoint_last": "checkpoint-last.weights.h5", "checkpoint_best": "checkpoint-best.weights.h5",
+    "checkpoint_partial": ".checkpoint-partial.weights.h5", "checkpoint_info": "checkpoint.json",
+    "checkpoint_job": "checkpoint-eval", "probabilities": "test_probabilities.npy",
+    "summary": "summary.json", "tensorboard": "tb", "log": "worker.log", "stop": "stop_requested",
+    "importances": "feature_importances.npy",
+}  # fmt: skip
 
 
-def read_json(path: Path) -> dict | None:
+@dataclass(frozen=True)
+class BaselineSpec:
+    """A random-forest baseline: fitted on ``sample`` seeded training images."""
+
+    sample: int = 3000
+    seed: int = 0
+    trees: int = 200
+
+    @property
+    def name(self) -> str:
+        return f"random forest ({self.sample:,} digits)"
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a finished run measured; written once, by :meth:`RunRecord.write_summary`.
+
+    ``model_epoch`` is the epoch whose weights were evaluated (the restored best one, or the
+    last completed one of a stopped, diverged or crashed run)."""
+
+    params: int | None = None
+    epochs_run: int | None = None
+    wall_seconds: float | None = None
+    seconds_per_epoch: float | None = None
+    restored_best_epoch: int | None = None
+    best: dict | None = None  # epoch, val_loss, val_accuracy of the best validation epoch
+    last: dict | None = None  # loss, accuracy, val_loss, val_accuracy of the last epoch
+    test_accuracy: float | None = None
+    test_loss: float | None = None
+    test_size: int | None = None
+    stopped_by_user: bool = False
+    model_epoch: int | None = None
+    from_checkpoint: bool = False
+    trees: int | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> RunSummary:
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
+
+
+def test_results(probabilities: np.ndarray, y_test: np.ndarray) -> dict:
+    """Test loss, accuracy and size of predicted ``probabilities`` (n, classes)."""
+    picked = probabilities[np.arange(len(y_test)), y_test]
+    return {"test_loss": float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0)))),
+            "test_accuracy": float(np.mean(probabilities.argmax(axis=1) == y_test)),
+            "test_size": int(len(y_test))}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run as its folder describes it, read at one moment (see :meth:`refresh`)."""
+
+    run_id: str
+    directory: Path
+    kind: str  # "train" or "baseline"
+    name: str
+    dataset: str  # what mnist_core.data.load_dataset takes: a name or a path
+    fingerprint: str
+    input_shape: tuple[int, int]
+    n_classes: int
+    params: int | None
+    created: float
+    group: str | None
+    spec: ModelSpec | None
+    baseline: BaselineSpec | None
+    status: Status
+    summary: RunSummary | None
+    problems: tuple[str, ...] = field(default=())
+
+    @property
+    def paths(self) -> RunPaths:
+        return RunPaths(self.directory)
+
+    @property
+    def state(self) -> str:
+        return self.status.state or DAMAGED
+
+    @property
+    def dataset_name(self) -> str:
+        """The dataset for people: its name, or the file name of an upload."""
+        return Path(self.dataset).name
+
+    @property
+    def evaluated(self) -> bool:
+        """Whether the run has test-set results to show."""
+        return self.summary is not None and self.summary.test_accuracy is not None and (
+            self.state in EVALUATED or self.summary.from_checkpoint
+        ) and self.paths.probabilities.exists()
+
+    @property
+    def stamp(self) -> float:
+        """Changes whenever the run's results change: a key for caches of derived data."""
+        try:
+            return self.paths.probabilities.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    def refresh(self) -> RunRecord:
+        return open_run(self.run_id)
+
+    def events(self) -> list[dict]:
+        """Events in order; a damaged or half-written line (a worker killed mid-write) is
+        skipped."""
+        try:
+            lines = self.paths.events.read_text().splitlines()
+        except OSError:
+            return []
+        events = []
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict) and "type" in event:
+                events.append(event)
+        return events
+
+    def test_probabilities(self) -> np.ndarray:
+        """float32 array of shape (n_test, n_classes). Raises RunError when missing."""
+        try:
+            return np.load(self.paths.probabilities, allow_pickle=False)
+        except (OSError, ValueError):
+            raise RunError(
+                f"Run {self.run_id} has no readable test predictions (it did not finish)."
+            ) from None
+
+    def feature_importances(self) -> np.ndarray | None:
+        try:
+            return np.load(self.paths.importances, allow_pickle=False)
+        except (OSError, ValueError):
+            return None
+
+    def checkpoint(self) -> tuple[Path, int] | None:
+        """The model a crashed run kept, and its epoch: the best one when early stopping
+        restores best weights, else the last completed epoch's."""
+        info = _read_json(self.paths.checkpoint_info) or {}
+        restore = bool(self.spec and self.spec.train.early_stopping
+                       and self.spec.train.early_stopping.restore_best_weights)  # fmt: skip
+        for which in (("best", "last") if restore else ("last",)):
+            path = getattr(self.paths, f"checkpoint_{which}")
+            if path.exists() and info.get(which):
+                return path, int(info[which])
+        return None
+
+    # ----------------------------------------------------------------- written by the worker
+
+    def append_event(self, event: dict) -> None:
+        with open(self.paths.events, "a") as f:
+            f.write(json.dumps(event) + "\n")
+
+    def write_summary(self, summary: RunSummary) -> None:
+        write_json_atomic(self.paths.summary, summary.to_json())
+
+    def save_probabilities(self, probabilities: np.ndarray) -> None:
+        save_array_atomic(self.paths.probabilities, probabilities.astype(np.float32))
+
+    def save_importances(self, importances: np.ndarray) -> None:
+        save_array_atomic(self.paths.importances, importances.astype(np.float32))
+
+    def note_checkpoint(self, which: str, epoch: int) -> None:
+        info = _read_json(self.paths.checkpoint_info) or {}
+        write_json_atomic(self.paths.checkpoint_info, {**info, which: epoch})
+
+    def remove_partial_files(self) -> None:
+        """Half-written files a worker leaves when it dies while saving."""
+        for path in (self.paths.model_partial, self.paths.checkpoint_partial):
+            path.unlink(missing_ok=True)
+
+    # ----------------------------------------------------------------- stop requests
+
+    def request_stop(self) -> None:
+        self.paths.stop.touch()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self.paths.stop.exists()
+
+
+def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
 
 
-def read_spec(directory: Path) -> ModelSpec:
-    data = read_json(directory / "spec.json")
-    if data is None:
-        raise RunError(f"Run {directory.name} has no readable spec.json.")
-    try:
-        return ModelSpec.from_json(data)
-    except SpecError as exc:
-        raise RunError(f"Run {directory.name}: {exc}") from None
+def _check_run_id(run_id: str) -> None:
+    if (not isinstance(run_id, str) or not run_id or "/" in run_id or "\\" in run_id
+            or run_id.startswith(".") or len(run_id) > 100):  # fmt: skip
+        raise RunError(f"{run_id!r} is not a run id (run ids look like 20261121-101500-ab12).")
 
 
-@dataclass(frozen=True)
-class RunInfo:
-    """What a list of runs shows: the run's facts, status and summary (when finished)."""
-
-    directory: Path
-    info: dict
-    status: dict
-    summary: dict | None
-
-    @property
-    def run_id(self) -> str:
-        return self.directory.name
-
-    @property
-    def state(self) -> str:
-        return self.status.get("state", "missing")
+def open_run(run_id: str) -> RunRecord:
+    """The record of run ``run_id``; RunError (one sentence) for a bad id or a missing run."""
+    _check_run_id(run_id)
+    directory = runs_dir() / run_id
+    if not directory.is_dir():
+        raise RunError(f"There is no run {run_id} in {runs_dir()}.")
+    return _load(directory)
 
 
-def list_runs() -> list[RunInfo]:
-    """Every run, newest first. A run whose run.json is unreadable is listed as damaged."""
+def load_run(directory: Path) -> RunRecord:
+    """The record of the run folder ``directory`` (a worker is handed the folder itself)."""
+    if not directory.is_dir():
+        raise RunError(f"There is no run folder {directory}.")
+    return _load(directory)
+
+
+def list_runs() -> list[RunRecord]:
+    """Every run, newest first; a run whose files are broken is listed as damaged."""
     root = runs_dir()
     if not root.is_dir():
         return []
-    result = []
-    for directory in sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                            reverse=True):  # fmt: skip
-        info = read_json(directory / "run.json")
-        status = status_of(directory, info)
-        info = info or {"run_id": directory.name, "name": "?", "dataset": "?"}
-        result.append(RunInfo(directory, info, status, read_json(directory / "summary.json")))
-    return result
+    folders = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    return [_load(directory) for directory in sorted(folders, key=lambda p: p.name, reverse=True)]
 
 
-def status_of(directory: Path, info: dict | None = None) -> dict:
-    """The run's status, with state ``damaged`` and a sentence when its files are broken."""
-    info = info if info is not None else read_json(directory / "run.json")
+def _load(directory: Path) -> RunRecord:
+    info = _read_json(directory / "run.json")
     status = jobs.read_status(directory)
-    problems = run_problems(directory, info, status)
+    problems = []
+    if not isinstance(info, dict):
+        problems.append("run.json is missing or unreadable")
+        info = {}
+    spec = baseline = None
+    raw_spec = _read_json(directory / "spec.json")
+    if info.get("kind", "train") == "baseline":
+        baseline = BaselineSpec(**{k: v for k, v in (raw_spec or info).items()
+                                   if k in BaselineSpec.__dataclass_fields__})  # fmt: skip
+    elif raw_spec is None:
+        problems.append("spec.json is missing or unreadable")
+    else:
+        try:
+            spec = ModelSpec.from_json(raw_spec)
+        except (SpecError, TypeError, ValueError) as exc:
+            problems.append(f"spec.json is not a valid spec ({exc})")
+    raw_summary = _read_json(directory / "summary.json")
+    summary = RunSummary.from_json(raw_summary) if isinstance(raw_summary, dict) else None
+    if status.state is None:
+        problems.append("status.json is missing")
+    elif status.state in EVALUATED:
+        problems += _result_problems(directory, info, summary)
     if problems:
-        status = {**status, "state": "damaged",
-                  "error": f"Run {directory.name} is damaged: {'; '.join(problems)}."}  # fmt: skip
-    return status
+        status = Status(DAMAGED, stage=DAMAGED,
+                        error=f"Run {directory.name} is damaged: {'; '.join(problems)}.",
+                        finished=status.finished, submitted=status.submitted)  # fmt: skip
+    shape = info.get("input_shape") or (0, 0)
+    return RunRecord(
+        run_id=directory.name, directory=directory, kind=info.get("kind", "train"),
+        name=str(info.get("name", "?")), dataset=str(info.get("dataset", "?")),
+        fingerprint=str(info.get("fingerprint", "")), input_shape=(int(shape[0]), int(shape[1])),
+        n_classes=int(info.get("n_classes") or 0), params=info.get("params"),
+        created=float(info.get("created") or 0.0), group=info.get("group"), spec=spec,
+        baseline=baseline, status=status, summary=summary, problems=tuple(problems),
+    )  # fmt: skip
 
 
-def run_problems(directory: Path, info: dict | None, status: dict) -> list[str]:
-    """What is wrong with a run's files (empty when nothing is). A run still being written
-    (queued or running) is only checked for what exists from the start."""
+def _result_problems(directory: Path, info: dict, summary: RunSummary | None) -> list[str]:
     import zipfile
 
     problems = []
-    if info is None:
-        problems.append("run.json is missing or unreadable")
-    if status.get("state") == "missing":
-        problems.append("status.json is missing")
-    if status.get("state") not in ("done", "stopped"):
-        return problems
     events = directory / "events.jsonl"
     if events.exists():
         text = events.read_bytes()
         if text and not text.endswith(b"\n"):
             problems.append("events.jsonl ends in a cut-off line")
-    if read_json(directory / "summary.json") is None:
+    if summary is None:
         problems.append("summary.json is missing or unreadable")
-    if (info or {}).get("kind") != "baseline":
+    if info.get("kind") != "baseline":
         model = directory / "model.keras"
         if not model.exists():
             problems.append("model.keras is missing")
@@ -210,7 +364,7 @@ def run_problems(directory: Path, info: dict | None, status: dict) -> list[str]:
             read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                            else np.lib.format.read_array_header_2_0)  # fmt: skip
             shape, _, dtype = read_header(f)
-            expected = f.tell() + int(np.prod(shape)) * dtype.itemsize
+            expected = f.tell() + math.prod(shape) * dtype.itemsize
         if (directory / "test_probabilities.npy").stat().st_size < expected:
             problems.append("test_probabilities.npy is truncated")
     except (OSError, ValueError):
@@ -218,126 +372,41 @@ def run_problems(directory: Path, info: dict | None, status: dict) -> list[str]:
     return problems
 
 
-def queue_position(directory: Path) -> int:
-    """How many queued runs were submitted before this one (0: next in line)."""
-    mine = jobs.read_status(directory).get("submitted", 0)
-    ahead = 0
-    for other in runs_dir().iterdir():  # statuses only: waiting workers ask every half second
-        if other.is_dir() and other != directory and not other.name.startswith("."):
-            status = jobs.read_status(other)
-            if status["state"] == "queued" and status.get("submitted", 0) < mine:
-                ahead += 1
-    return ahead
+def create_run(
+    spec: ModelSpec | BaselineSpec,
+    *,
+    dataset: str,
+    fingerprint: str,
+    input_shape: tuple[int, int],
+    n_classes: int,
+    group: str | None = None,
+) -> RunRecord:
+    """Validate ``spec`` and write a new run folder for it (queued by :func:`start`).
 
-
-def max_training() -> int:
-    try:
-        return max(1, int(os.environ.get(MAX_TRAINING_ENV, "1")))
-    except ValueError:
-        return 1
-
-
-@contextmanager
-def training_slot(directory: Path, *, on_wait, poll: float = 0.5) -> Iterator[bool]:
-    """Hold one of the ``max_training()`` training slots while the block runs.
-
-    Slots are ``flock`` locks, released by the kernel if the worker dies. While waiting,
-    ``on_wait(position)`` is called; yields False (without a slot) if a stop is requested
-    before a slot frees up.
+    A :class:`~mnist_core.models.ModelSpec` makes a training run, a :class:`BaselineSpec` a
+    random-forest baseline. ``group`` ties runs launched together (a grid, a study).
+    Raises SpecError for an impossible spec, StorageError when the cache cannot be written.
     """
-    slots = runs_dir() / ".slots"
-    slots.mkdir(parents=True, exist_ok=True)
-    while True:
-        for number in range(max_training()):
-            handle = open(slots / f"slot-{number}.lock", "a")
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.close()
-                continue
-            try:
-                yield True
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-                handle.close()
-            return
-        if stop_requested(directory):
-            yield False
-            return
-        on_wait(queue_position(directory))
-        time.sleep(poll)
+    from mnist_core.models import analyze
 
+    if isinstance(spec, BaselineSpec):
+        kind, params = "baseline", None
+    else:
+        analysis = analyze(spec, input_shape=input_shape, n_classes=n_classes)
+        analysis.raise_first()
+        kind, params = "train", analysis.total_params
+    run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+    directory = runs_dir() / run_id
+    try:
+        directory.mkdir(parents=True)
+        write_json_atomic(directory / "spec.json", spec.to_json())
+        write_json_atomic(directory / "run.json", {
+            "run_id": run_id, "kind": kind, "name": spec.name, "dataset": dataset,
+            "fingerprint": fingerprint, "input_shape": list(input_shape), "n_classes": n_classes,
+            "params": params, "created": time.time(), "group": group,
+        })  # fmt: skip
+    except OSError as exc:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise storage_error(exc, directory / "run.json") from None
+    return _load(directory)
 
-@dataclass(frozen=True)
-class Progress:
-    """Where a training run is, from its events: epoch and batch, share done, time left."""
-
-    epoch: int
-    epochs: int
-    batch: int
-    steps: int
-    fraction: float
-    elapsed: float
-    seconds_left: float | None
-
-
-def progress_of(events: list[dict]) -> Progress | None:
-    """The run's progress from its events; None before training began."""
-    begin = next((e for e in events if e["type"] == "train_begin"), None)
-    if begin is None:
-        return None
-    epochs, steps = begin.get("epochs") or 1, begin.get("steps") or 1
-    epoch, batch, elapsed = 1, 0, 0.0
-    for event in events:
-        if event["type"] == "batch":
-            epoch, batch, elapsed = event["epoch"], event["batch"], event["t"]
-        elif event["type"] == "epoch":
-            epoch, batch, elapsed = event["epoch"], steps, event["t"]
-    fraction = min(1.0, ((epoch - 1) * steps + batch) / (epochs * steps))
-    left = elapsed * (1 - fraction) / fraction if fraction > 0 else None
-    return Progress(epoch, epochs, batch, steps, fraction, elapsed, left)
-
-
-HISTORY_METRICS = (("loss", "train"), ("accuracy", "train"), ("val_loss", "validation"),
-                   ("val_accuracy", "validation"))  # fmt: skip
-
-
-def history_frame(directories: list[Path]) -> "pd.DataFrame":
-    """Epoch histories of runs as one long table: run, epoch, metric, split, value."""
-    import pandas as pd
-
-    rows = []
-    for directory in directories:
-        for event in read_events(directory):
-            if event["type"] != "epoch":
-                continue
-            for key, split in HISTORY_METRICS:
-                if event.get(key) is not None:
-                    rows.append({"run": directory.name, "epoch": event["epoch"],
-                                 "metric": key.removeprefix("val_"), "split": split,
-                                 "value": event[key]})  # fmt: skip
-    return pd.DataFrame(rows, columns=["run", "epoch", "metric", "split", "value"])
-
-
-def delete_run(directory: Path) -> None:
-    """Remove a run's directory; a queued or running run must be stopped first."""
-    import shutil
-
-    if jobs.read_status(directory)["state"] in jobs.ACTIVE:
-        raise RunError(f"Run {directory.name} is still {jobs.read_status(directory)['state']}; "
-                       "stop it before deleting it.")  # fmt: skip
-    if directory.parent.resolve() != runs_dir().resolve():
-        raise RunError(f"{directory} is not a run folder.")
-    shutil.rmtree(directory)
-
-
-def smooth(values: list[float], weight: float) -> list[float]:
-    """Exponential moving average with TensorBoard's debiasing; ``weight`` in [0, 1)."""
-    if not 0 <= weight < 1:
-        raise ValueError(f"weight must be in [0, 1); got {weight}.")
-    out, last, n = [], 0.0, 0
-    for value in values:
-        n += 1
-        last = last * weight + (1 - weight) * value
-        out.append(last / (1 - weight**n))
-    return out

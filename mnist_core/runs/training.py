@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from mnist_core import runs
-from mnist_core.diskcache import save_array_atomic, write_json_atomic
+from mnist_core.diskcache import storage_error
+from mnist_core.runs.store import RunError, RunRecord, RunSummary, test_results
 
 BATCH_EVENT_SECONDS = 0.25  # batch metrics at least every half second, without flooding
 # A mean cross-entropy this many times that of guessing (ln K) means the weights blew up:
@@ -24,35 +26,29 @@ BATCH_EVENT_SECONDS = 0.25  # batch metrics at least every half second, without 
 DIVERGED_FACTOR = 1000
 
 
-def run_training(directory: Path, progress) -> str:
-    """Train the run in ``directory`` (the caller holds a training slot); the final state:
-    done, stopped or diverged."""
-    spec = runs.read_spec(directory)
-    info = runs.read_json(directory / "run.json") or {}
-    return _train(directory, spec, info, progress)
-
-
-def _train(directory: Path, spec, info: dict, progress) -> str:
+def run_training(record: RunRecord, progress) -> str:
+    """Train the run of ``record`` (the caller holds a training slot); the final state:
+    done, stopped or diverged. A file that cannot be written raises StorageError."""
     progress.stage("loading the dataset")
     from mnist_core.data.datasets import load_dataset
-
-    dataset = load_dataset(info.get("dataset", "mnist"), download=False)
-    if info.get("fingerprint") and dataset.fingerprint != info["fingerprint"]:
-        raise ValueError(f"{info['dataset']}: the data changed since the run was created.")
-    progress.stage("building the model")
     from mnist_core.models.keras_build import build_callbacks, build_model, compile_model
 
+    dataset = load_dataset(record.dataset, download=False)
+    if record.fingerprint and dataset.fingerprint != record.fingerprint:
+        raise ValueError(f"{record.dataset_name}: the data changed since the run was created.")
+    progress.stage("building the model")
+    spec = record.spec
     model = compile_model(
         build_model(spec, input_shape=dataset.image_shape, n_classes=dataset.n_classes), spec.train
     )
     x_train = (dataset.x_train.astype("float32") / 255.0)[..., None]
     x_test = (dataset.x_test.astype("float32") / 255.0)[..., None]
-    recorder = RunRecorder(directory, progress,
+    recorder = RunRecorder(record, progress,
                            loss_limit=DIVERGED_FACTOR * math.log(max(dataset.n_classes, 2)))
     callbacks = [
         *build_callbacks(spec.train),
         recorder,
-        keras.callbacks.TensorBoard(log_dir=str(directory / "tb"), update_freq="epoch",
+        keras.callbacks.TensorBoard(log_dir=str(record.paths.tensorboard), update_freq="epoch",
                                     histogram_freq=0, write_graph=False),  # fmt: skip
     ]
     train = spec.train
@@ -71,69 +67,76 @@ def _train(directory: Path, spec, info: dict, progress) -> str:
         if early is not None and early.restore_best_weights and early.best_weights is not None
         else None
     )
-    summary = _summary(directory, model, recorder, wall, restored_epoch)
+    summary = _summary(model, recorder, wall, restored_epoch)
     if recorder.diverged_at is not None:
         epoch, batch = recorder.diverged_at
-        summary["error"] = (
+        error = (
             f"The loss exploded (NaN, or over {DIVERGED_FACTOR:,} times that of guessing) in "
             f"epoch {epoch}, batch {batch}: the learning rate ({train.effective_learning_rate:g}) "
             "is probably too high; try one 10 times lower."
         )
-        write_json_atomic(directory / "summary.json", summary)
-        progress.fail_message(summary["error"])
+        record.write_summary(replace(summary, error=error))
+        progress.fail_message(error)
         return "diverged"
     progress.stage("evaluating on the test set")
     probabilities = model.predict(x_test, batch_size=1024, verbose=0).astype("float32")
-    save_array_atomic(directory / "test_probabilities.npy", probabilities)
-    picked = probabilities[np.arange(len(dataset.y_test)), dataset.y_test]
-    summary["test_loss"] = float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
-    summary["test_accuracy"] = float(np.mean(probabilities.argmax(axis=1) == dataset.y_test))
-    summary["test_size"] = int(len(dataset.y_test))
+    summary = replace(summary, **test_results(probabilities, dataset.y_test))
     progress.stage("saving the model")
-    partial = directory / ".model-partial.keras"  # Keras wants the .keras suffix
-    model.save(partial)
-    os.replace(partial, directory / "model.keras")
-    write_json_atomic(directory / "summary.json", summary)
-    runs.append_event(directory, {"type": "test", "t": round(time.perf_counter() - start, 3),
-                                  "loss": summary["test_loss"],
-                                  "accuracy": summary["test_accuracy"]})  # fmt: skip
+    record.save_probabilities(probabilities)
+    save_model_atomic(model, record.paths.model_partial, record.paths.model)
+    record.write_summary(summary)
+    record.append_event({"type": "test", "t": round(time.perf_counter() - start, 3),
+                         "loss": summary.test_loss, "accuracy": summary.test_accuracy})  # fmt: skip
     return "stopped" if recorder.stopped else "done"
 
 
-def _summary(directory, model, recorder: RunRecorder, wall: float, restored_epoch) -> dict:
+def save_model_atomic(model: keras.Model, partial: Path, target: Path) -> None:
+    """Save ``model`` to ``partial`` and rename it over ``target``: readers see the old file
+    or the new one; a failure removes the partial file."""
+    try:
+        model.save(partial) if partial.name.endswith(".keras") else model.save_weights(partial)
+        os.replace(partial, target)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise storage_error(exc, target) from None
+
+
+def _summary(model, recorder: RunRecorder, wall: float, restored_epoch) -> RunSummary:
     epochs = recorder.epochs
-    summary = {
-        "params": int(model.count_params()),
-        "epochs_run": len(epochs),
-        "stopped_by_user": recorder.stopped,
-        "wall_seconds": round(wall, 3),
-        "seconds_per_epoch": round(float(np.mean([e["epoch_seconds"] for e in epochs])), 3)
-        if epochs else None,
-        "restored_best_epoch": restored_epoch,
-        "last": {k: epochs[-1].get(k) for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
-        if epochs else None,
-    }  # fmt: skip
     with_val = [e for e in epochs if e.get("val_loss") is not None and math.isfinite(e["val_loss"])]
-    if with_val:
-        best = min(with_val, key=lambda e: e["val_loss"])
-        summary["best"] = {"epoch": best["epoch"], "val_loss": best["val_loss"],
-                           "val_accuracy": best.get("val_accuracy")}  # fmt: skip
-    else:
-        summary["best"] = None
-    return summary
+    best = min(with_val, key=lambda e: e["val_loss"]) if with_val else None
+    return RunSummary(
+        params=int(model.count_params()),
+        epochs_run=len(epochs),
+        stopped_by_user=recorder.stopped,
+        wall_seconds=round(wall, 3),
+        seconds_per_epoch=round(float(np.mean([e["epoch_seconds"] for e in epochs])), 3)
+        if epochs else None,
+        restored_best_epoch=restored_epoch,
+        model_epoch=restored_epoch or (len(epochs) or None),
+        last={k: epochs[-1].get(k) for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
+        if epochs else None,
+        best={"epoch": best["epoch"], "val_loss": best["val_loss"],
+              "val_accuracy": best.get("val_accuracy")} if best else None,
+    )  # fmt: skip
 
 
 class RunRecorder(keras.callbacks.Callback):
-    """Writes batch and epoch events, honours stop requests, stops on a NaN loss.
+    """Writes batch and epoch events, keeps the last (and best) epoch's weights, honours
+    stop requests, stops a run whose loss explodes.
 
     State that belongs to a run is reset in ``on_train_begin``.
     """
 
-    def __init__(self, directory: Path, progress=None, *, loss_limit: float = math.inf):
+    def __init__(self, record: RunRecord, progress=None, *, loss_limit: float = math.inf):
         super().__init__()
-        self.directory = directory
+        self.record = record
         self.progress = progress
         self.loss_limit = loss_limit
+        early = record.spec.train.early_stopping if record.spec else None
+        # With restore-best-weights, the best epoch's weights are what a crash should keep.
+        self.best_monitor = early.monitor if early and early.restore_best_weights else None
+        self.min_delta = early.min_delta if early else 0.0
 
     def on_train_begin(self, logs=None):
         self.start = time.perf_counter()
@@ -143,7 +146,8 @@ class RunRecorder(keras.callbacks.Callback):
         self.epoch = 0
         self.stopped = False
         self.diverged_at: tuple[int, int] | None = None
-        runs.append_event(self.directory, {
+        self.best_value: float | None = None
+        self.record.append_event({
             "type": "train_begin", "t": 0.0, "epochs": self.params.get("epochs"),
             "steps": self.params.get("steps"), "lr": self._lr(),
         })  # fmt: skip
@@ -160,12 +164,12 @@ class RunRecorder(keras.callbacks.Callback):
             if self.diverged_at is None:
                 self.diverged_at = (self.epoch, batch + 1)
             self.model.stop_training = True
-        if runs.stop_requested(self.directory) and not self.stopped:
+        if not self.stopped and self.record.stop_requested:
             self.stopped = True
             self.model.stop_training = True
         if now - self.last_event >= BATCH_EVENT_SECONDS or self.model.stop_training:
             self.last_event = now
-            runs.append_event(self.directory, {
+            self.record.append_event({
                 "type": "batch", "t": round(now - self.start, 3), "epoch": self.epoch,
                 "batch": batch + 1, "loss": _finite(loss),
                 "accuracy": _finite(logs.get("accuracy")),
@@ -180,14 +184,30 @@ class RunRecorder(keras.callbacks.Callback):
             **{k: _finite(logs.get(k)) for k in ("loss", "accuracy", "val_loss", "val_accuracy")},
         }  # fmt: skip
         self.epochs.append(event)
-        runs.append_event(self.directory, event)
+        self.record.append_event(event)
         if event["loss"] is None and self.diverged_at is None:
             self.diverged_at = (epoch + 1, self.params.get("steps") or 0)
             self.model.stop_training = True
+        if self.diverged_at is None:
+            self._checkpoint(epoch + 1, event)
         if self.progress is not None:
             val = f", val_accuracy {event['val_accuracy']:.4f}" if event["val_accuracy"] else ""
             loss = f"{event['loss']:.4f}" if event["loss"] is not None else "nan"
             self.progress.stage(f"training: epoch {epoch + 1} done (loss {loss}{val})")
+
+    def _checkpoint(self, epoch: int, event: dict) -> None:
+        paths = self.record.paths
+        save_model_atomic(self.model, paths.checkpoint_partial, paths.checkpoint_last)
+        self.record.note_checkpoint("last", epoch)
+        value = event.get(self.best_monitor) if self.best_monitor else None
+        if value is None:
+            return
+        sign = 1 if "loss" in self.best_monitor else -1  # lower loss, higher accuracy is better
+        if self.best_value is None or sign * (value - self.best_value) < -self.min_delta:
+            self.best_value = value
+            shutil.copyfile(paths.checkpoint_last, paths.checkpoint_partial)
+            os.replace(paths.checkpoint_partial, paths.checkpoint_best)
+            self.record.note_checkpoint("best", epoch)
 
     def _lr(self) -> float | None:
         try:
@@ -203,11 +223,42 @@ def _finite(value) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def load_run_model(directory: Path) -> keras.Model:
+def evaluate_checkpoint(record: RunRecord, progress) -> str:
+    """The ``checkpoint`` job: evaluate the weights a crashed run kept on the test set and
+    write its probabilities and a summary that says which epoch they are from."""
+    from mnist_core.data.datasets import load_dataset
+    from mnist_core.models.keras_build import build_model
+
+    kept = record.checkpoint()
+    if kept is None or record.spec is None:
+        raise RunError(f"Run {record.run_id} kept no checkpoint to evaluate.")
+    path, epoch = kept
+    progress.running()
+    progress.stage(f"loading the dataset and the weights of epoch {epoch}")
+    dataset = load_dataset(record.dataset, download=False)
+    model = build_model(record.spec, input_shape=dataset.image_shape, n_classes=dataset.n_classes)
+    try:
+        model.load_weights(path)
+    except (OSError, ValueError) as exc:
+        raise RunError(f"Run {record.run_id}: {path.name} cannot be loaded ({exc}).") from None
+    progress.stage("evaluating on the test set")
+    x_test = (dataset.x_test.astype("float32") / 255.0)[..., None]
+    probabilities = model.predict(x_test, batch_size=1024, verbose=0).astype("float32")
+    epochs = [e for e in record.events() if e["type"] == "epoch"]
+    record.save_probabilities(probabilities)
+    record.write_summary(RunSummary(
+        params=int(model.count_params()), epochs_run=len(epochs), model_epoch=epoch,
+        from_checkpoint=True, error=record.status.error,
+        wall_seconds=epochs[-1]["t"] if epochs else None,
+        **test_results(probabilities, dataset.y_test),
+    ))  # fmt: skip
+    return "done"
+
+
+def load_run_model(record: RunRecord) -> keras.Model:
     """The trained model of a run, loaded with Keras's ``safe_mode`` (no arbitrary code from
     the file runs; a Lambda layer, say, is refused). Raises RunError for a damaged file."""
-    path = directory / "model.keras"
     try:
-        return keras.saving.load_model(path, safe_mode=True)
+        return keras.saving.load_model(record.paths.model, safe_mode=True)
     except (OSError, ValueError) as exc:
-        raise runs.RunError(f"Run {directory.name}: model.keras cannot be loaded ({exc}).") from None
+        raise RunError(f"Run {record.run_id}: model.keras cannot be loaded ({exc}).") from None

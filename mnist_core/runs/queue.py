@@ -1,0 +1,113 @@
+"""The training queue: first in, first out, at most ``$MNIST_MAX_TRAINING`` at once.
+
+Every run's worker starts at once and waits here, costing almost nothing (it has not
+imported TensorFlow yet). A waiting run may take a free slot only when no live queued run
+was submitted before it, so runs start in submission order; slots are ``flock`` locks the
+kernel releases if a worker dies. A run whose worker is gone is not "in the queue": it is
+counted by nobody.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from mnist_core.runs import jobs
+from mnist_core.runs.states import QUEUED, RUNNING
+
+MAX_TRAINING_ENV = "MNIST_MAX_TRAINING"
+
+
+def max_training() -> int:
+    """How many runs may train at once (``$MNIST_MAX_TRAINING``, default 1)."""
+    try:
+        return max(1, int(os.environ.get(MAX_TRAINING_ENV, "1")))
+    except ValueError:
+        return 1
+
+
+@dataclass(frozen=True)
+class QueuePlace:
+    """Where a queued run stands: ``ahead`` live queued runs submitted before it, and
+    ``training`` runs holding a slot now."""
+
+    ahead: int
+    training: int
+    slots: int
+
+    def sentence(self) -> str:
+        runs = "run" if self.ahead == 1 else "runs"
+        return (f"waiting in the queue: {self.ahead} {runs} ahead, {self.training} training now "
+                f"({self.slots} may train at once)")  # fmt: skip
+
+
+def _order_key(directory: Path, submitted: float | None) -> tuple[float, str]:
+    return (submitted or 0.0, directory.name)
+
+
+def queue_place(directory: Path) -> QueuePlace:
+    """The true place of the run in ``directory`` among the live runs of its folder."""
+    mine = _order_key(directory, jobs.read_status(directory).submitted)
+    ahead = training = 0
+    for other in directory.parent.iterdir():
+        if other == directory or not other.is_dir() or other.name.startswith("."):
+            continue
+        status = jobs.read_status(other)  # dead workers read as failed: not counted
+        if status.state == RUNNING:
+            training += 1
+        elif status.state == QUEUED and _order_key(other, status.submitted) < mine:
+            ahead += 1
+    return QueuePlace(ahead, training, max_training())
+
+
+@contextmanager
+def training_slot(
+    directory: Path,
+    *,
+    on_wait: Callable[[QueuePlace], None],
+    should_stop: Callable[[], bool],
+    poll: float = 0.5,
+) -> Iterator[bool]:
+    """Hold one of the ``max_training()`` slots while the block runs, taking it in turn.
+
+    While waiting, ``on_wait(place)`` is called whenever the place changes. Yields False
+    (without a slot) when ``should_stop()`` turns true before the run's turn comes.
+    """
+    slots = directory.parent / ".slots"
+    slots.mkdir(parents=True, exist_ok=True)
+    last: QueuePlace | None = None
+    while True:
+        if should_stop():
+            yield False
+            return
+        place = queue_place(directory)
+        if place.ahead == 0:
+            handle = _take_free_slot(slots)
+            if handle is not None:
+                try:
+                    yield True
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+                    handle.close()
+                return
+        if place != last:
+            on_wait(place)
+            last = place
+        time.sleep(poll)
+
+
+def _take_free_slot(slots: Path):
+    for number in range(max_training()):
+        handle = open(slots / f"slot-{number}.lock", "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        return handle
+    return None
