@@ -111,3 +111,10 @@ def disk_is_full(path: str | os.PathLike, *, margin: int = 64 * 1024) -> bool:
         return shutil.disk_usage(path).free < margin
     except OSError:
         return False
+
+
+def remove_temporaries(folder: Path) -> None:
+    """Remove the temporary files an interrupted atomic write left in ``folder``."""
+    for pattern in (".*-*.npz", ".*-*.npy", ".*-*.json"):
+        for leftover in Path(folder).glob(pattern):
+            leftover.unlink(missing_ok=True)

@@ -57,11 +57,12 @@ class LocalExecutor:
         _reap()
         if worker_holds_lock(directory):
             return True
-        # Not (or no longer) holding its lock: alive only while it may still be starting.
+        # Not (or no longer) holding its lock: alive only while it may still be starting
+        # (before its pid is recorded, the submitter is still launching it).
         since = status.submitted or status.updated or 0.0
-        return status.state == QUEUED and status.pid is not None and (
-            time.time() - since < STARTUP_GRACE_SECONDS
-        ) and _pid_running(status.pid)
+        if status.state == QUEUED and time.time() - since < STARTUP_GRACE_SECONDS:
+            return status.pid is None or _pid_running(status.pid)
+        return False
 
 
 def worker_holds_lock(directory: Path) -> bool:
