@@ -10,7 +10,7 @@ import pytest
 
 from mnist_core import embeddings
 from mnist_core.runs import jobs, states
-from mnist_core.data.datasets import load_dataset
+from mnist_core.data import load_dataset
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,8 @@ def test_failed_job_can_be_submitted_again(digits, cache_dir):
     request.directory.mkdir(parents=True)
     states.transition(request.directory, "queued")
     states.transition(request.directory, "failed", error="earlier failure")
-    assert embeddings.submit(request).state == "queued"
+    assert embeddings.submit(request).state == "failed"  # nothing retries by itself
+    assert embeddings.submit(request, retry=True).state == "queued"
     assert _watch(request.directory)[-1] == "done"
 
 

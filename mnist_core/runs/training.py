@@ -30,7 +30,7 @@ def run_training(record: RunRecord, progress) -> str:
     """Train the run of ``record`` (the caller holds a training slot); the final state:
     done, stopped or diverged. A file that cannot be written raises StorageError."""
     progress.stage("loading the dataset")
-    from mnist_core.data.datasets import load_dataset
+    from mnist_core.data import load_dataset
     from mnist_core.models.keras_build import build_callbacks, build_model, compile_model
 
     dataset = load_dataset(record.dataset, download=False)
@@ -184,12 +184,13 @@ class RunRecorder(keras.callbacks.Callback):
             **{k: _finite(logs.get(k)) for k in ("loss", "accuracy", "val_loss", "val_accuracy")},
         }  # fmt: skip
         self.epochs.append(event)
-        self.record.append_event(event)
         if event["loss"] is None and self.diverged_at is None:
             self.diverged_at = (epoch + 1, self.params.get("steps") or 0)
             self.model.stop_training = True
         if self.diverged_at is None:
+            # Kept before the epoch is announced: an epoch on the page is an epoch kept.
             self._checkpoint(epoch + 1, event)
+        self.record.append_event(event)
         if self.progress is not None:
             val = f", val_accuracy {event['val_accuracy']:.4f}" if event["val_accuracy"] else ""
             loss = f"{event['loss']:.4f}" if event["loss"] is not None else "nan"
@@ -226,7 +227,7 @@ def _finite(value) -> float | None:
 def evaluate_checkpoint(record: RunRecord, progress) -> str:
     """The ``checkpoint`` job: evaluate the weights a crashed run kept on the test set and
     write its probabilities and a summary that says which epoch they are from."""
-    from mnist_core.data.datasets import load_dataset
+    from mnist_core.data import load_dataset
     from mnist_core.models.keras_build import build_model
 
     kept = record.checkpoint()
