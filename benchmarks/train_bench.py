@@ -34,8 +34,8 @@ def _train_cli(preset: str, epochs: int | None = None) -> dict:
 _BARE_FIT = """
 import json, sys, time
 from mnist_core.models.keras_build import build_model, compile_model
-from mnist_core.data.datasets import load_dataset
-from mnist_core.models.spec import PRESETS
+from mnist_core.data import load_dataset
+from mnist_core.models import PRESETS
 spec = PRESETS[sys.argv[1]].spec
 d = load_dataset("mnist")
 x = (d.x_train.astype("float32") / 255.0)[..., None]
@@ -51,17 +51,17 @@ def bench_fit_ratio(preset: str = "dense512") -> list[Row]:
     """A bare ``model.fit`` and our worker, each in a fresh process (so neither inherits the
     other's threads or warm caches), timed around ``fit`` only; and the run's accuracy."""
     from mnist_core import runs
-    from mnist_core.models.spec import PRESETS
+    from mnist_core.models import PRESETS
 
     bare = subprocess.run([sys.executable, "-c", _BARE_FIT, preset], capture_output=True,
                           text=True, cwd=ROOT, timeout=3600, check=True)  # fmt: skip
     plain = json.loads(bare.stdout.strip().splitlines()[-1])["seconds"]
     result = _train_cli(preset)
-    summary = json.loads((runs.run_path(result["run_id"]) / "summary.json").read_text())
+    summary = runs.open_run(result["run_id"]).summary
     epochs = PRESETS[preset].spec.train.epochs
     return [
         Row(f"train {preset} ({epochs} epochs): worker fit vs bare model.fit",
-            summary["wall_seconds"], target="<= ratio 1.1", reference=plain,
+            summary.wall_seconds, target="<= ratio 1.1", reference=plain,
             reference_name="bare model.fit"),
         _accuracy_row(preset, result),
     ]  # fmt: skip
@@ -94,9 +94,8 @@ def bench_live_page(epochs: int = 3) -> list[Row]:
     clock) to the page showing it, and the server's memory meanwhile."""
     from playwright.sync_api import sync_playwright
 
-    from mnist_core.runs import jobs
     from mnist_core import runs
-    from mnist_core.models.spec import PRESETS, with_train
+    from mnist_core.models import PRESETS, with_train
 
     port = _free_port()
     server = subprocess.Popen(
@@ -128,7 +127,7 @@ def bench_live_page(epochs: int = 3) -> list[Row]:
                 text = page.inner_text("body")
                 now = time.time()
                 rss.append(_rss_mb(server.pid))
-                match = re.search(r"Run (\d{8}-\d{6}-[0-9a-f]{4})", text)
+                match = re.search(r"Run (\d{8}-\d{6}-[0-9a-f]{4,6})", text)
                 run_id = run_id or (match.group(1) if match else None)
                 progress = re.search(r"epoch (\d+)/\d+ · batch (\d+)/(\d+)", text)
                 if progress:
@@ -136,11 +135,11 @@ def bench_live_page(epochs: int = 3) -> list[Row]:
                     done_epochs = epoch if batch == steps else epoch - 1
                     for e in range(1, done_epochs + 1):
                         seen.setdefault(e, now)
-                if run_id and jobs.read_status(runs.run_path(run_id))["state"] not in jobs.ACTIVE:
+                if run_id and not runs.read_status(runs.open_run(run_id).directory).active:
                     break
                 time.sleep(0.05)
             browser.close()
-        events = [e for e in runs.read_events(runs.run_path(run_id)) if e["type"] == "epoch"]
+        events = [e for e in runs.open_run(run_id).events() if e["type"] == "epoch"]
         latencies = [seen[e["epoch"]] - e["at"] for e in events if e["epoch"] in seen]
     finally:
         server.terminate()
