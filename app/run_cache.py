@@ -8,7 +8,7 @@ import streamlit as st
 
 from app.loaders import UPLOAD_PREFIX, dataset
 from mnist_core import evaluation, runs
-from mnist_core.data.datasets import NAMED_DATASETS, Dataset, load_dataset
+from mnist_core.data import NAMED_DATASETS, Dataset, load_dataset
 from mnist_core.evaluation.report import build_report
 from mnist_core.paths import uploads_dir
 

@@ -1,6 +1,10 @@
-"""The sidebar's dataset picker: named datasets, uploads, the offline fallback; the
-choice is kept in the URL (``?dataset=``) and read by every page through
-:func:`active_dataset`."""
+"""The sidebar's dataset picker: named datasets, uploads, the offline fallback.
+
+The picker always shows the dataset the pages show: when MNIST cannot be downloaded or a
+file cannot be read, it moves to the bundled 8x8 digits and says why just below itself.
+The choice is kept in the URL (``?dataset=``) and read by every page through
+:func:`active_dataset`.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +14,23 @@ from typing import NamedTuple
 import streamlit as st
 
 from app import loaders
-from mnist_core.data.datasets import (
+from app.markdown import escape_markdown
+from mnist_core.data import (
     NAMED_DATASETS,
     Dataset,
     DatasetError,
     is_cached,
     list_uploads,
     save_upload,
+    upload_info,
 )
-from mnist_core.paths import datasets_dir, uploads_dir
+from mnist_core.data.uploads import remember_title, upload_folder
 
 DATASET_KEY = "dataset"
 ACTIVE_KEY = "active_dataset"
+NOTICE_KEY = "dataset_notice"
+UPLOAD_KEY = "upload"
+UPLOAD_ERROR_KEY = "upload_error"
 DEFAULT = "mnist"
 FALLBACK = "digits"
 
@@ -29,6 +38,15 @@ FALLBACK = "digits"
 class ActiveDataset(NamedTuple):
     key: str  # picker key: a dataset name or "upload:<folder>/<file>"
     dataset: Dataset
+
+
+class Notice(NamedTuple):
+    """Why the picker shows the fallback instead of what was asked for."""
+
+    wanted: str  # the key asked for
+    message: str  # one sentence, plain text
+    detail: str  # the error, plain text
+    retry: bool  # a download that may work later
 
 
 def active_dataset() -> ActiveDataset:
@@ -39,79 +57,129 @@ def active_dataset() -> ActiveDataset:
 def dataset_picker() -> ActiveDataset:
     """Sidebar: choose a named dataset or an upload, or upload files. The choice lives in
     the URL (``?dataset=...``), so a reload or a shared link keeps it."""
-    uploads = [
-        loaders.UPLOAD_PREFIX + p.relative_to(uploads_dir()).as_posix() for p in list_uploads()
-    ]
-    options = list(NAMED_DATASETS) + uploads
+    options = list(NAMED_DATASETS) + [loaders.key_of(p) for p in list_uploads()]
     if DATASET_KEY not in st.session_state:  # a new session: start from the URL
         wanted = st.query_params.get(DATASET_KEY, DEFAULT)
         if wanted not in options:
-            st.toast(f"The dataset in the link, {wanted}, is not here; showing {DEFAULT}.")
+            st.toast(
+                f"The dataset in the link, {escape_markdown(wanted)}, is not here; "
+                f"showing {escape_markdown(loaders.plain_title(DEFAULT))}."
+            )
             wanted = DEFAULT
         st.session_state[DATASET_KEY] = wanted
     elif st.session_state[DATASET_KEY] not in options:  # an upload folder was removed
         st.session_state[DATASET_KEY] = DEFAULT
+    active = _resolve(st.session_state[DATASET_KEY])
+    # Before the widget is drawn, so it shows what the pages will show.
+    st.session_state[DATASET_KEY] = active.key
     with st.sidebar:
         st.header("Dataset")
-        key = st.selectbox(
+        st.selectbox(
             "Dataset",
             options,
-            format_func=loaders.title_of,
+            format_func=loaders.plain_title,
             key=DATASET_KEY,
+            on_change=_picked,
             label_visibility="collapsed",
         )
-        st.query_params[DATASET_KEY] = key
+        st.query_params[DATASET_KEY] = active.key
+        _show_notice(active.key)
         st.file_uploader(
             "Upload .npz, .csv or IDX files",
             accept_multiple_files=True,
-            key="upload",
+            key=UPLOAD_KEY,
             on_change=_save_upload,
             help="An .npz with x_train, y_train, x_test, y_test; a Kaggle digit-recognizer "
             "CSV (label, pixel0, ...); or the four IDX files (train-images-idx3-ubyte, ...). "
-            "Uploads are kept in the cache folder.",
+            "Uploads are kept in the cache folder and named after their files.",
         )
-        if error := st.session_state.pop("upload_error", None):
-            st.error(error)
-    return _load(key)
+        if error := st.session_state.pop(UPLOAD_ERROR_KEY, None):
+            st.error(escape_markdown(error), icon=":material/error:")
+    return active
 
 
-def _save_upload() -> None:
-    files = st.session_state.get("upload") or []
-    if not files:
-        return
-    path = save_upload([(f.name, f.getvalue()) for f in files])
-    key = loaders.UPLOAD_PREFIX + path.relative_to(uploads_dir()).as_posix()
-    try:
-        loaders.dataset(key)
-    except DatasetError as exc:
-        # A file that cannot be read is not kept: it would only clutter the picker.
-        shutil.rmtree(path if path.is_dir() else path.parent, ignore_errors=True)
-        st.session_state["upload_error"] = str(exc)
-        return
-    st.session_state[DATASET_KEY] = key
-
-
-def _load(key: str) -> ActiveDataset:
+def _resolve(key: str) -> ActiveDataset:
+    """The dataset of ``key``, or the bundled digits with a :class:`Notice` saying why."""
     named = NAMED_DATASETS.get(key)
     if named is not None and named.downloadable and not is_cached(key):
         with st.spinner(f"Downloading {named.title}…"):
             error = loaders.download_error(key)
         if error is not None:
             files = ", ".join(p.name for p in named.local_paths())
-            folder = datasets_dir() / named.subdir
-            st.warning(
-                f"{named.title} is not in the cache and cannot be downloaded here, so the "
-                f"bundled 8x8 digits are shown instead: put {files} in `{folder}` "
-                "or upload it in the sidebar.",
-                icon=":material/cloud_off:",
+            return _fall_back(
+                Notice(
+                    key,
+                    f"{named.title} is not in the cache and cannot be downloaded here, so "
+                    f"the bundled 8x8 digits are shown instead: put {files} in "
+                    f"{named.cache_folder()} or upload it below.",
+                    f"Download error: {error}",
+                    retry=True,
+                )
             )
-            st.caption(f"Download error: {error}")
-            if st.button("Try the download again"):
-                loaders.download_error.clear()
-                st.rerun()
-            key = FALLBACK
     try:
         return ActiveDataset(key, loaders.dataset(key))
-    except DatasetError as exc:
-        st.error(f"{exc} The bundled 8x8 digits are shown instead.")
-        return ActiveDataset(FALLBACK, loaders.dataset(FALLBACK))
+    except (DatasetError, OSError) as exc:
+        if key == FALLBACK:
+            raise
+        return _fall_back(
+            Notice(
+                key,
+                f"{loaders.plain_title(key)} cannot be read, so the bundled 8x8 digits are "
+                "shown instead.",
+                str(exc),
+                retry=False,
+            )
+        )
+
+
+def _fall_back(notice: Notice) -> ActiveDataset:
+    st.session_state[NOTICE_KEY] = notice
+    return ActiveDataset(FALLBACK, loaders.dataset(FALLBACK))
+
+
+def _show_notice(active_key: str) -> None:
+    notice: Notice | None = st.session_state.get(NOTICE_KEY)
+    if notice is None or active_key != FALLBACK:
+        return
+    st.warning(escape_markdown(notice.message), icon=":material/cloud_off:")
+    st.caption(escape_markdown(notice.detail))
+    if notice.retry:
+        st.button("Try the download again", on_click=_retry, args=(notice.wanted,))
+
+
+def _picked() -> None:
+    """The user chose a dataset: an earlier fallback notice no longer applies."""
+    st.session_state.pop(NOTICE_KEY, None)
+
+
+def _retry(wanted: str) -> None:
+    loaders.download_error.clear()
+    st.session_state.pop(NOTICE_KEY, None)
+    st.session_state[DATASET_KEY] = wanted
+
+
+def _save_upload() -> None:
+    files = st.session_state.get(UPLOAD_KEY) or []
+    if not files:
+        return
+    try:
+        path = save_upload([(f.name, f.getvalue()) for f in files])
+    except (DatasetError, OSError) as exc:  # a full or read-only uploads folder
+        st.session_state[UPLOAD_ERROR_KEY] = str(exc)
+        return
+    key = loaders.key_of(path)
+    try:
+        data = loaders.dataset(key)
+    except (DatasetError, OSError) as exc:
+        # A file that cannot be read is not kept: it would only clutter the picker.
+        shutil.rmtree(upload_folder(path), ignore_errors=True)
+        st.session_state[UPLOAD_ERROR_KEY] = str(exc)
+        return
+    info = upload_info(path)
+    if info is not None and info.named_by != "user" and data.title != info.title:
+        try:  # a published dataset, recognised by its images: the picker says so too
+            remember_title(path, data.title)
+        except OSError as exc:
+            st.session_state[UPLOAD_ERROR_KEY] = str(exc)
+    st.session_state.pop(NOTICE_KEY, None)
+    st.session_state[DATASET_KEY] = key

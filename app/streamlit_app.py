@@ -20,10 +20,22 @@ st.set_page_config(page_title="MNIST dashboard", page_icon="🔢", layout="wide"
 # Pages read the chosen dataset from here (see sidebar.active_dataset).
 st.session_state[sidebar.ACTIVE_KEY] = sidebar.dataset_picker()
 
+DATA_PAGE = st.Page("views/data.py", title="Data explorer", icon=":material/grid_view:",
+                    url_path="data")  # fmt: skip
+
+
+def _home() -> None:
+    """The app's root URL opens the Data explorer at its own path, keeping the link's
+    parameters. (Streamlit serves the default page at the root and ignores its
+    ``url_path``, so a visible default page could never be opened as ``/data``.)"""
+    st.switch_page(DATA_PAGE, query_params=st.query_params.to_dict())
+
+
 navigation = st.navigation(
     [
-        st.Page("views/data.py", title="Data explorer", icon=":material/grid_view:",
-                url_path="data", default=True),
+        st.Page(_home, title="Data explorer", url_path="home", default=True,
+                visibility="hidden"),
+        DATA_PAGE,
         st.Page("views/embeddings.py", title="Embeddings", icon=":material/scatter_plot:",
                 url_path="embeddings"),
         st.Page("views/builder.py", title="Model builder", icon=":material/stacks:",

@@ -19,7 +19,7 @@ APP = str(ROOT / "app" / "streamlit_app.py")
 
 
 def bench_load(cache) -> Row:
-    from mnist_core.data.datasets import load_dataset
+    from mnist_core.data import load_dataset
 
     def plain():
         with np.load(cache / "datasets" / "mnist.npz") as f:
@@ -31,7 +31,7 @@ def bench_load(cache) -> Row:
 
 
 def bench_pixel_stats() -> Row:
-    from mnist_core.data.datasets import load_dataset
+    from mnist_core.data import load_dataset
     from mnist_core.data.stats import pixel_stats
 
     d = load_dataset("mnist")

@@ -116,7 +116,7 @@ def bench_open_embedding(dataset, coords, *, quick: bool) -> list[Row]:
 
 
 def run(*, quick: bool = False) -> list[Row]:
-    from mnist_core.data.datasets import load_dataset
+    from mnist_core.data import load_dataset
     from mnist_core.embeddings import split_arrays
 
     dataset = load_dataset("mnist")

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from mnist_core import paths
-from mnist_core.data.datasets import NAMED_DATASETS, DatasetError, fetch, load_dataset
+from mnist_core.data import NAMED_DATASETS, DatasetError, fetch, load_dataset
 from mnist_core.diskcache import storage_error
 
 EXIT_BAD_INPUT = 2

@@ -47,7 +47,7 @@ class JobProgress:
 
 def run_embedding(directory: Path, spec: dict, progress: JobProgress) -> str:
     from mnist_core import embeddings
-    from mnist_core.data.datasets import load_dataset
+    from mnist_core.data import load_dataset
 
     progress.running()
     request = embeddings.EmbeddingRequest.from_json(spec)

@@ -122,20 +122,15 @@ def small_disk(tmp_path):
 
 def fill_disk(folder: Path) -> None:
     """Fill the file system of ``folder`` to the last byte."""
-    with open(folder / ".filler", "wb") as f:
+    for name, block in ((".filler", 65536), (".filler-small", 1)):  # then the last bytes
+        f = open(folder / name, "wb", buffering=0)  # unbuffered: closing flushes nothing
         try:
             while True:
-                f.write(b"\0" * 65536)
-                f.flush()
+                f.write(b"\0" * block)
         except OSError:
             pass
-    with open(folder / ".filler-small", "wb") as f:  # the last partial block
-        try:
-            while True:
-                f.write(b"\0")
-                f.flush()
-        except OSError:
-            pass
+        finally:
+            f.close()
 
 
 @pytest.fixture

@@ -27,6 +27,13 @@ def _metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
+def _plain(markdown: str) -> str:
+    """A Markdown string the app escaped (see app.markdown), as the browser shows it."""
+    import re
+
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
 def test_opens_on_digits():
     at = _app("digits").run()
     assert not at.exception
@@ -37,6 +44,7 @@ def test_opens_on_digits():
         "Image size": "8 × 8 px",
         "Pixel range": "0 – 255",
         "Classes": "10",
+        "Label": "1",  # of the digit shown enlarged: the first of the grid
     }
     assert [s.value for s in at.subheader] == [
         "Class balance", "Digits", "Pixel-wise statistics per class",
@@ -72,12 +80,16 @@ def test_offline_without_mnist_falls_back_to_digits_in_one_sentence(cache_dir):
     assert not at.exception
     assert len(at.warning) == 1
     folder = cache_dir / "datasets"
-    assert at.warning[0].value == (
+    assert _plain(at.warning[0].value) == (
         "MNIST handwritten digits is not in the cache and cannot be downloaded here, so the "
-        f"bundled 8x8 digits are shown instead: put mnist.npz in `{folder}` "
-        "or upload it in the sidebar."
+        f"bundled 8x8 digits are shown instead: put mnist.npz in {folder} "
+        "or upload it below."
     )
+    assert at.sidebar.warning[0].value == at.warning[0].value  # beside the picker
     assert _metrics(at)["Image size"] == "8 × 8 px"
+    # The picker says what is shown, and so does the link.
+    assert at.selectbox(key="dataset").value == "digits"
+    assert at.query_params["dataset"] == "digits"
 
 
 def _upload(at: AppTest, files: list[tuple[str, bytes]]) -> AppTest:
@@ -100,7 +112,7 @@ def test_upload_of_a_good_file_is_selected_and_survives_a_reload(tmp_path, cache
 def test_upload_of_a_bad_file_says_why_and_keeps_the_dataset(cache_dir):
     at = _upload(_app("digits").run(), [("page.npz", b"<html>404</html>")])
     assert not at.exception
-    assert [e.value for e in at.error] == [
+    assert [_plain(e.value) for e in at.error] == [
         "page.npz: this is an HTML page, not an .npz archive "
         "(often a failed download or a saved web page)."
     ]
@@ -146,8 +158,9 @@ def test_link_to_a_missing_dataset_opens_mnist_and_says_so(mnist_cached):
     at = _app("upload:0123456789abcdef/gone.npz").run()
     assert not at.exception
     assert at.session_state["dataset"] == "mnist"
-    assert [t.value for t in at.toast] == [
-        "The dataset in the link, upload:0123456789abcdef/gone.npz, is not here; showing mnist."
+    assert [_plain(t.value) for t in at.toast] == [
+        "The dataset in the link, upload:0123456789abcdef/gone.npz, is not here; "
+        "showing MNIST handwritten digits."
     ]
 
 

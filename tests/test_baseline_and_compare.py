@@ -9,7 +9,7 @@ import pytest
 
 from mnist_core.runs import baseline
 from mnist_core import runs
-from mnist_core.data.datasets import load_dataset
+from mnist_core.data import load_dataset
 from mnist_core.models import analyze, capacity_grid
 
 

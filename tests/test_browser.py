@@ -91,7 +91,7 @@ def server_with_run(finished_run, server):
 
 def test_confusion_cell_click_shows_its_digits_and_the_report_opens(server_with_run, page, tmp_path):
     from mnist_core import evaluation, runs
-    from mnist_core.data.datasets import load_dataset
+    from mnist_core.data import load_dataset
 
     server, run = server_with_run
     ARTIFACTS.mkdir(exist_ok=True)

@@ -13,7 +13,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from mnist_core.data.datasets import (
+from mnist_core.data import (
     Dataset,
     DatasetError,
     list_uploads,
@@ -243,7 +243,7 @@ def test_npz_header_claiming_more_than_the_file_holds(tmp_path):
         load_dataset(path)
     assert str(info.value) == (
         "forged.npz: array 'x_train' claims shape (1000000, 1000, 1000) (931.3 GiB), "
-        "more than the 2 GiB limit."
+        "more than the 1.0 GiB a dataset may take here (set MNIST_MAX_DATASET_BYTES to allow more)."
     )
     npy = _npy_header((40, 6, 6)) + bytes(100)  # 1,440 bytes claimed, 100 present
     path = _zip_with_npy(tmp_path, "x_train", npy, {k: a[k] for k in ("y_train", "x_test", "y_test")})
@@ -325,7 +325,7 @@ def test_idx_header_claiming_more_than_the_file_holds(tmp_path):
     huge = bytes([0, 0, 8, 3]) + struct.pack(">3I", 4_000_000_000, 4_000, 4_000)
     folder = _idx_case(tmp_path, "train-images-idx3-ubyte.gz", gzip.compress(huge))
     (folder / "train-images-idx3-ubyte").unlink()
-    with pytest.raises(DatasetError, match=r"claims shape \(4000000000, 4000, 4000\) .* GiB limit"):
+    with pytest.raises(DatasetError, match=r"claims shape \(4000000000, 4000, 4000\) .* GiB a dataset may take here"):
         load_dataset(folder)
 
 
@@ -427,7 +427,8 @@ def test_upload_of_several_idx_files_is_one_folder(tmp_path, cache_dir):
     folder = write_idx_folder(tmp_path / "src", tiny_arrays(), compress=True)
     files = [(p.name, p.read_bytes()) for p in sorted(folder.iterdir())]
     saved = save_upload(files)
-    assert saved.is_dir() and len(list(saved.iterdir())) == 4
+    assert saved.is_dir()
+    assert sorted(p.name for p in saved.iterdir()) == sorted([".upload.json", *(n for n, _ in files)])
     assert load_dataset(saved).x_train.shape == (40, 6, 6)
 
 
@@ -447,12 +448,14 @@ def test_cli_load_prints_one_json_object(tiny_npz):
     summary = json.loads(result.stdout)
     assert summary == {
         "name": "tiny",
+        "title": "tiny",
         "train_shape": [40, 6, 6],
         "test_shape": [10, 6, 6],
         "train_class_counts": [10, 10, 10, 10],
         "test_class_counts": [3, 3, 2, 2],
         "pixel_min": int(min(tiny_arrays()["x_train"].min(), tiny_arrays()["x_test"].min())),
         "pixel_max": int(max(tiny_arrays()["x_train"].max(), tiny_arrays()["x_test"].max())),
+        "class_names": ["0", "1", "2", "3"],
         "source": str(tiny_npz),
     }
 

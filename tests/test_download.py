@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_core.data import datasets
-from mnist_core.data.datasets import DatasetError, fetch, is_cached, load_dataset
-from tests.conftest import tiny_arrays
+from mnist_core.data import DatasetError, fetch, is_cached, load_dataset
+from mnist_core.data import named as datasets
+from tests.conftest import ROOT, tiny_arrays
 from tests.helpers import write_idx_folder
 
 
@@ -147,3 +147,107 @@ def test_fetch_in_subprocess_reports_the_same_sentence(cache_dir):
     with pytest.raises(DatasetError) as info:
         fetch("mnist", in_subprocess=True)
     assert str(info.value).startswith("mnist.npz: could not download MNIST handwritten digits")
+
+
+# --------------------------------------------------------------------------- bad URLs, bad disks
+
+
+@pytest.mark.parametrize("url", ["notaurl", "ftp://host/data/", "http://", "file:///tmp/x", "127.0.0.1:8000"])
+def test_a_base_url_that_is_not_http_is_refused_before_anything_happens(url, cache_dir):
+    with pytest.raises(DatasetError) as info:
+        fetch("mnist", base_url=url)
+    assert str(info.value) == (
+        f"The download URL {url!r} is not a valid http(s) URL; pass one like "
+        "https://storage.googleapis.com/tensorflow/tf-keras-datasets/."
+    )
+    assert not (cache_dir / "datasets").exists()
+
+
+def test_a_bad_mirror_in_the_environment_is_named(monkeypatch, cache_dir):
+    monkeypatch.setenv("MNIST_DATASETS_URL", "mirror.local/datasets")
+    with pytest.raises(DatasetError) as info:
+        fetch("fashion_mnist")
+    assert str(info.value) == (
+        "MNIST_DATASETS_URL 'mirror.local/datasets' is not a valid http(s) URL; pass one like "
+        "https://storage.googleapis.com/tensorflow/tf-keras-datasets/."
+    )
+
+
+def _cli(*args, env=None):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "mnist_core", *args], capture_output=True, text=True,
+        cwd=ROOT, env={**os.environ, **(env or {})}, timeout=300,
+    )  # fmt: skip
+
+
+def test_cli_fetch_with_a_bad_base_url_exits_2_with_one_true_sentence(cache_dir):
+    result = _cli("fetch", "mnist", "--base-url", "notaurl")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        "The download URL 'notaurl' is not a valid http(s) URL; pass one like "
+        "https://storage.googleapis.com/tensorflow/tf-keras-datasets/.\n"
+    )
+
+
+def test_fetch_into_a_read_only_cache_names_the_folder(served_mnist, cache_dir, read_only):
+    read_only(cache_dir)
+    with pytest.raises(OSError) as info:
+        fetch("mnist")
+    folder = cache_dir / "datasets"
+    assert str(info.value) == (
+        f"The folder {folder} is read-only here: mnist.npz could not be written "
+        "(Read-only file system)."
+    )
+
+
+def test_cli_fetch_and_load_on_a_full_disk_say_so_and_leave_nothing(served_mnist, small_disk):
+    from tests.conftest import fill_disk
+
+    source, server = served_mnist
+    # Bigger than what is left: the download itself runs out of space.
+    np.savez(source, **tiny_arrays(n_train=4000, side=28))
+    patched = dataclasses.replace(
+        datasets.NAMED_DATASETS["mnist"], files=(datasets.RemoteFile("mnist.npz", _sha256(source)),)
+    )
+    datasets.NAMED_DATASETS["mnist"] = patched
+    (small_disk / "datasets").mkdir()
+    fill_disk(small_disk)
+    (small_disk / ".filler").unlink()  # leave ~2 MB: less than the 3.2 MB file
+    env = {"MNIST_CACHE_DIR": str(small_disk)}
+    for command in (["fetch", "mnist", "--base-url", server.url], ["load", "mnist"]):
+        result = _run_with_registry(command, env, patched, server.url)
+        assert result.returncode == 2, result.stderr
+        # TensorFlow (imported by keras.utils.get_file) logs a few lines first; ours is last.
+        assert "Traceback" not in result.stderr
+        last = result.stderr.strip().splitlines()[-1]
+        assert last == (
+            f"The disk holding {small_disk / 'datasets'} is full: mnist.npz could not be "
+            "written (No space left on device)."
+        )
+        leftovers = [p.name for p in (small_disk / "datasets").iterdir()]
+        assert leftovers == [], leftovers
+
+
+def _run_with_registry(command, env, patched, url):
+    """The CLI in a child process whose registry has the test's checksum for mnist.npz."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import dataclasses, sys\n"
+        "from mnist_core.data import named\n"
+        f"named.NAMED_DATASETS['mnist'] = dataclasses.replace(named.NAMED_DATASETS['mnist'], "
+        f"files=(named.RemoteFile('mnist.npz', {patched.files[0].checksum!r}),), base_url={url!r})\n"
+        "from mnist_core.__main__ import main\n"
+        f"sys.exit(main({command!r}))\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT,
+        env={**os.environ, **env, "MNIST_DATASETS_URL": ""}, timeout=300,
+    )  # fmt: skip

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mnist_core import embeddings, figures
-from mnist_core.data.datasets import load_dataset
+from mnist_core.data import load_dataset
 from tests.conftest import ROOT
 
 

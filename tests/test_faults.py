@@ -80,7 +80,7 @@ def test_a_worker_that_never_started_is_not_running_forever(cache_dir):
 
 def test_hostile_dataset_keys_and_run_ids_are_refused(cache_dir):
     from app import loaders
-    from mnist_core.data.datasets import DatasetError
+    from mnist_core.data import DatasetError
 
     for key in ("upload:../../../etc/passwd", "upload:/etc/passwd"):
         with pytest.raises(DatasetError, match="not a file in the uploads folder"):

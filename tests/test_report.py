@@ -10,7 +10,7 @@ import numpy as np
 
 from mnist_core import evaluation
 from mnist_core.evaluation import report
-from mnist_core.data.datasets import load_dataset
+from mnist_core.data import load_dataset
 from tests.conftest import ROOT
 
 

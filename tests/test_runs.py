@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from mnist_core import runs
-from mnist_core.data.datasets import load_dataset
+from mnist_core.data import load_dataset
 from mnist_core.models.spec import (
     PRESETS,
     EarlyStoppingSpec,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mnist_core.data import stats
-from mnist_core.data.datasets import load_dataset
+from mnist_core.data import load_dataset
 from tests.conftest import tiny_arrays
 
 
@@ -70,7 +70,8 @@ def test_pixel_stats_rejects_bad_input():
 
 def test_dataset_pixel_stats_are_cached_on_disk(tiny_npz, cache_dir, monkeypatch):
     dataset = load_dataset(tiny_npz)
-    first = stats.dataset_pixel_stats(dataset, "train")
+    first, error = stats.dataset_pixel_stats(dataset, "train")
+    assert error is None
     files = list((cache_dir / "stats").iterdir())
     assert [f.name for f in files] == [f"pixels-{dataset.fingerprint}-train.npz"]
 
@@ -78,14 +79,49 @@ def test_dataset_pixel_stats_are_cached_on_disk(tiny_npz, cache_dir, monkeypatch
         raise AssertionError("recomputed although cached")
 
     monkeypatch.setattr(stats, "pixel_stats", fail)
-    again = stats.dataset_pixel_stats(dataset, "train")
+    again, error = stats.dataset_pixel_stats(dataset, "train")
     np.testing.assert_array_equal(first.median, again.median)
+    assert error is None
     # A damaged cache file is recomputed, not an error.
     files[0].write_bytes(files[0].read_bytes()[:100])
     monkeypatch.undo()
     monkeypatch.setenv("MNIST_CACHE_DIR", str(cache_dir))
-    repaired = stats.dataset_pixel_stats(dataset, "train")
+    repaired, error = stats.dataset_pixel_stats(dataset, "train")
     np.testing.assert_array_equal(first.std, repaired.std)
+    assert error is None
+
+
+def _expected_stats(dataset):
+    images, labels = dataset.split("train")
+    return stats.pixel_stats(images, labels, n_classes=dataset.n_classes)
+
+
+def test_pixel_stats_on_a_full_disk_are_computed_in_memory(tiny_npz, small_disk, monkeypatch):
+    from tests.conftest import fill_disk
+
+    monkeypatch.setenv("MNIST_CACHE_DIR", str(small_disk))
+    dataset = load_dataset(tiny_npz)
+    fill_disk(small_disk)
+    result, error = stats.dataset_pixel_stats(dataset, "train")
+    np.testing.assert_array_equal(result.mean, _expected_stats(dataset).mean)
+    path = small_disk / "stats" / f"pixels-{dataset.fingerprint}-train.npz"
+    assert error == (
+        f"The disk holding {path.parent} is full: {path.name} could not be written "
+        "(No space left on device)."
+    )
+    assert not path.exists() and not list((small_disk / "stats").glob(".*"))  # no partial file
+
+
+def test_pixel_stats_in_a_read_only_cache_are_computed_in_memory(tiny_npz, cache_dir, read_only):
+    dataset = load_dataset(tiny_npz)
+    read_only(cache_dir)
+    result, error = stats.dataset_pixel_stats(dataset, "test")
+    np.testing.assert_array_equal(result.median[-1], np.median(dataset.x_test, axis=0))
+    path = cache_dir / "stats" / f"pixels-{dataset.fingerprint}-test.npz"
+    assert error == (
+        f"The folder {path.parent} is read-only here: {path.name} could not be written "
+        "(Read-only file system)."
+    )
 
 
 def test_select_digits_first_random_and_one_class():

@@ -1,26 +1,40 @@
-"""Data explorer: overview, class balance, a grid of digits, pixel-wise statistics."""
+"""Data explorer: overview, naming an upload, class balance, a grid of digits with the
+chosen digit's pixel values, pixel-wise statistics."""
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
 from app import loaders
+from app.markdown import escape_markdown
 from app.sidebar import ActiveDataset, active_dataset
 from mnist_core import figures
-from mnist_core.data import stats
-from mnist_core.data.datasets import Dataset
+from mnist_core.data import Dataset, DatasetError, name_upload, stats, upload_info
+from mnist_core.data.uploads import MAX_TITLE_LENGTH, parse_class_names
 
 SPLITS = ["train", "test"]
+PICTURE_PX = 196  # the chosen digit's picture, whatever its size in pixels
 
 
 def render(active: ActiveDataset) -> None:
     key, dataset = active
     st.title("Data explorer")
-    st.caption(f"{loaders.title_of(key)} · {dataset.source}")
+    st.caption(f"{loaders.title_of(key)} · {escape_markdown(_origin(key, dataset))}")
     overview(dataset)
+    if key.startswith(loaders.UPLOAD_PREFIX):
+        upload_names(key, dataset)
     class_balance(dataset)
     digit_grid(dataset)
     pixel_statistics(key, dataset)
+
+
+def _origin(key: str, dataset: Dataset) -> str:
+    """Where the dataset came from: an upload's own file names (never its cache folder)."""
+    info = upload_info(dataset.source) if key.startswith(loaders.UPLOAD_PREFIX) else None
+    if info is None:
+        return dataset.source
+    return "uploaded " + ", ".join(info.files)
 
 
 def overview(dataset: Dataset) -> None:
@@ -32,6 +46,32 @@ def overview(dataset: Dataset) -> None:
     cols[2].metric("Image size", f"{h} × {w} px")
     cols[3].metric("Pixel range", f"{summary['pixel_min']} – {summary['pixel_max']}")
     cols[4].metric("Classes", dataset.n_classes)
+
+
+def upload_names(key: str, dataset: Dataset) -> None:
+    """A form to name an upload and its classes; the names are kept beside the upload."""
+    path = loaders.source_of(key)
+    info = upload_info(path)
+    with st.expander("Name this upload and its classes"):
+        with st.form("upload_names", border=False):
+            title = st.text_input("Name", value=info.title, max_chars=MAX_TITLE_LENGTH)
+            text = st.text_area(
+                f"Class names, one per line, for labels 0 to {dataset.n_classes - 1}",
+                value="\n".join(dataset.class_names),
+                height=min(60 + 24 * dataset.n_classes, 300),
+            )
+            saved = st.form_submit_button("Save the names")
+        if saved:
+            try:
+                name_upload(
+                    path, title=title, class_names=parse_class_names(text),
+                    n_classes=dataset.n_classes,
+                )  # fmt: skip
+            except (DatasetError, OSError) as exc:  # OSError: a full or read-only cache
+                st.error(escape_markdown(str(exc)), icon=":material/error:")
+            else:
+                loaders.forget_dataset(key)
+                st.rerun()
 
 
 def class_balance(dataset: Dataset) -> None:
@@ -68,9 +108,11 @@ def digit_grid(dataset: Dataset) -> None:
     # The chart key changes with the grid, so a click on one grid never selects in another.
     chart_key = f"grid-{split}-{order}-{label}-{side}-{seed}"
     position = _clicked_position(chart_key, len(indices))
-    left, right = st.columns([1, 1], gap="medium")
+    index = int(indices[position])
+    name = dataset.class_names[int(labels[index])]
+    left, right = st.columns([3, 1], gap="medium")
     with left:
-        st.caption("Click a digit to enlarge it.")
+        st.caption("Click a digit to see its pixel values below.")
         fig = figures.digits.grid_figure(
             images[indices], labels[indices], indices,
             class_names=dataset.class_names, columns=side, selected=position,
@@ -80,12 +122,20 @@ def digit_grid(dataset: Dataset) -> None:
             width="content", config={"displayModeBar": False},
         )  # fmt: skip
     with right:
-        index = int(indices[position])
-        name = dataset.class_names[int(labels[index])]
-        st.plotly_chart(
-            figures.digits.pixels_figure(images[index], title=f"{split} #{index} · label {name}"),
-            key="digit_pixels", width="content",
-        )
+        st.image(_picture(images[index]), caption=f"{split} #{index}", width=PICTURE_PX)
+        st.metric("Label", name)
+    # Full width: 28 columns of three-digit numbers need ~640 px to be read at 11 px.
+    st.markdown(f"**Pixel values of {split} #{index}** (label {escape_markdown(name)})")
+    st.plotly_chart(
+        figures.digits.pixels_figure(images[index]), key="digit_pixels", width="content",
+        config={"displayModeBar": False},
+    )  # fmt: skip
+
+
+def _picture(image: np.ndarray) -> np.ndarray:
+    """The digit as dark ink on white, scaled up by whole pixels so it stays sharp."""
+    scale = max(1, PICTURE_PX // max(image.shape))
+    return np.kron(255 - image, np.ones((scale, scale), dtype=np.uint8))
 
 
 def _clicked_position(chart_key: str, n: int) -> int:
@@ -99,12 +149,14 @@ def pixel_statistics(key: str, dataset: Dataset) -> None:
     split = st.segmented_control(
         "Split", SPLITS, default="train", required=True, key="stats_split"
     )
-    pixel_stats = loaders.pixel_stats(key, split, dataset.fingerprint)
+    pixel_stats, cache_error = loaders.pixel_stats(key, split, dataset.fingerprint)
     st.caption(
         "Each image is one statistic of every pixel over the "
         f"{int(pixel_stats.counts[-1]):,} {split} images of a class (last column: all classes). "
         "Mean and median share a colour scale; the standard deviation has its own."
     )
+    if cache_error:
+        st.caption(f":material/warning: Computed in memory, not kept: {escape_markdown(cache_error)}")
     st.plotly_chart(
         figures.data.pixel_stats_figure(pixel_stats, class_names=dataset.class_names),
         key="pixel_stats",

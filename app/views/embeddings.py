@@ -13,7 +13,7 @@ from app import loaders
 from app.sidebar import ActiveDataset, active_dataset
 from mnist_core import embeddings, figures
 from mnist_core.runs import jobs
-from mnist_core.data.datasets import Dataset
+from mnist_core.data import Dataset
 
 GALLERY_MAX = 300
 

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from mnist_core.data.datasets import Dataset, Split
+    from mnist_core.data.dataset import Dataset, Split
 
 from mnist_core import paths
-from mnist_core.diskcache import cached_arrays
+from mnist_core.diskcache import load_arrays, save_arrays_atomic, storage_error
 
-__all__ = ["PixelStats", "class_balance", "dataset_pixel_stats", "pixel_stats", "select_digits"]
+__all__ = [
+    "CachedPixelStats",
+    "PixelStats",
+    "class_balance",
+    "dataset_pixel_stats",
+    "pixel_stats",
+    "select_digits",
+]
 
 
 def class_balance(
@@ -129,17 +136,31 @@ def _moments_and_median(hist: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
     return mean, median, std
 
 
-def dataset_pixel_stats(dataset: Dataset, split: Split) -> PixelStats:
+class CachedPixelStats(NamedTuple):
+    """:class:`PixelStats` and, when they could not be kept on disk, why (one sentence)."""
+
+    stats: PixelStats
+    cache_error: str | None = None
+
+
+def dataset_pixel_stats(dataset: Dataset, split: Split) -> CachedPixelStats:
     """:func:`pixel_stats` of one split of ``dataset``, cached on disk under
-    ``<cache>/stats/`` by the dataset's fingerprint, so it is computed once per dataset."""
+    ``<cache>/stats/`` by the dataset's fingerprint, so it is computed once per dataset.
+
+    A cache file that is missing or damaged is recomputed; one that cannot be written (a
+    full or read-only disk) leaves the statistics computed in memory, with the reason."""
     images, labels = dataset.split(split)
     path = paths.cache_dir() / "stats" / f"pixels-{dataset.fingerprint}-{split}.npz"
-    arrays = cached_arrays(
-        path,
-        lambda: asdict(pixel_stats(images, labels, n_classes=dataset.n_classes)),
-        keys={f.name for f in fields(PixelStats)},
-    )
-    return PixelStats(**arrays)
+    keys = {f.name for f in fields(PixelStats)}
+    arrays = load_arrays(path)
+    if arrays is not None and set(arrays) == keys:
+        return CachedPixelStats(PixelStats(**arrays))
+    stats = pixel_stats(images, labels, n_classes=dataset.n_classes)
+    try:
+        save_arrays_atomic(path, asdict(stats))
+    except OSError as exc:
+        return CachedPixelStats(stats, str(storage_error(exc, path)))
+    return CachedPixelStats(stats)
 
 
 def select_digits(

@@ -43,7 +43,7 @@ DEFAULT_PARAMS = {
 class EmbeddingRequest:
     """One embedding: of which data, by which method, with which parameters.
 
-    ``dataset`` is what :func:`mnist_core.data.datasets.load_dataset` takes (a name or a path);
+    ``dataset`` is what :func:`mnist_core.data.load_dataset` takes (a name or a path);
     ``fingerprint`` pins the data, so the cache key does not depend on where it lives.
     """
 

@@ -33,7 +33,7 @@ def fit_random_forest(images: np.ndarray, labels: np.ndarray, *, sample: int = 3
 
 def fit_and_evaluate(record: RunRecord, progress) -> str:
     """The worker's ``baseline`` job (in a training slot): fit, evaluate, write the results."""
-    from mnist_core.data.datasets import load_dataset
+    from mnist_core.data import load_dataset
 
     settings = record.baseline
     progress.stage("loading the dataset")
