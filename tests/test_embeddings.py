@@ -226,3 +226,19 @@ def test_cli_embed_bad_parameter_exits_2(cache_dir):
     )  # fmt: skip
     assert result.returncode == 2
     assert result.stderr == "n_neighbors must be in 2..200; got 1.\n"
+
+
+def test_quality_on_other_axes_is_measured_once_and_kept(digits, cache_dir, monkeypatch):
+    request = embeddings.EmbeddingRequest("digits", digits.fingerprint, "pca", "test", {})
+    result, _ = embeddings.compute_cached(request, digits)
+    assert embeddings.quality_on_axes(request, result, (0, 1)) == result.quality
+    q = embeddings.quality_on_axes(request, result, (2, 4))
+    expected = embeddings.cluster_quality(result.coords[:, [2, 4]], result.labels, seed=0)
+    assert q["knn_accuracy"] == expected["knn_accuracy"] and q["silhouette"] == expected["silhouette"]
+    assert q["knn_accuracy"] != result.quality["knn_accuracy"]
+    assert q["knn_accuracy_pixels"] == result.quality["knn_accuracy_pixels"]
+    assert (request.directory / "quality-2-4.json").is_file()
+    monkeypatch.setattr(embeddings.store, "cluster_quality", None)  # a second call reads the file
+    assert embeddings.quality_on_axes(request, result, (2, 4))["knn_accuracy"] == q["knn_accuracy"]
+    with pytest.raises(ValueError, match=r"^axes must be two different columns in 0..49; got 3 and 3\.$"):
+        embeddings.quality_on_axes(request, result, (3, 3))

@@ -32,6 +32,7 @@ from mnist_core.embeddings.store import (
     compute_cached,
     load_cached,
     normalized_params,
+    quality_on_axes,
     save,
     status_of,
     submit,
@@ -41,6 +42,6 @@ __all__ = [
     "DEFAULT_PARAMS", "EMBED_SPLITS", "MAX_PCA_COMPONENTS", "METHODS", "QUALITY_SAMPLE",
     "UMAP_METRICS", "EmbeddingRequest", "EmbeddingResult", "PCAResult", "cluster_quality",
     "compute", "compute_cached", "images_at", "import_umap", "load_cached",
-    "normalized_params", "pca", "save", "split_arrays", "status_of", "submit",
+    "normalized_params", "pca", "quality_on_axes", "save", "split_arrays", "status_of", "submit",
     "umap_embedding",
 ]  # fmt: skip

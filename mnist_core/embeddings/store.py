@@ -227,3 +227,28 @@ def status_of(request: EmbeddingRequest):
     if load_cached(request) is not None:
         return Status(DONE, stage="done")
     return jobs.read_status(request.directory)
+
+
+def quality_on_axes(request: EmbeddingRequest, result: EmbeddingResult, axes: tuple[int, int]) -> dict:
+    """:func:`cluster_quality` of the 2-D layout on columns ``axes`` of ``result.coords``
+    (the stored quality is of the first two). Measured once, kept beside the result as
+    ``quality-<a>-<b>.json``; the pixel-space reference is the stored one (it does not
+    depend on the axes). Where the cache folder cannot be written, measured each time."""
+    a, b = (int(v) for v in axes)
+    n = result.coords.shape[1]
+    if not (0 <= a < n and 0 <= b < n) or a == b:
+        raise ValueError(f"axes must be two different columns in 0..{n - 1}; got {a} and {b}.")
+    if (a, b) == (0, 1):
+        return result.quality
+    path = request.directory / f"quality-{a}-{b}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        pass
+    quality = cluster_quality(result.coords[:, [a, b]], result.labels, seed=0)
+    quality["knn_accuracy_pixels"] = result.quality.get("knn_accuracy_pixels")
+    try:
+        write_json_atomic(path, quality)
+    except OSError:
+        pass  # a full or read-only disk: the numbers are still right, only not kept
+    return quality

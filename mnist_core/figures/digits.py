@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from mnist_core.figures.selection import selected_points
-from mnist_core.figures.style import INK
+from mnist_core.figures.style import INK, MIN_FONT
 
 # The grid's traces, in order: the tiles (heat map), the clickable cells, the labels.
 _CELLS_TRACE = 1
@@ -79,7 +79,11 @@ def grid_figure(
         unselected=dict(marker=dict(opacity=1)),
         showlegend=False,
     )  # fmt: skip
-    font_size = 12 if columns <= 10 else 10 if columns <= 16 else 8
+    rows = -(-n // columns)
+    cell = cell or max(20, min(48, 500 // columns))  # screen pixels per digit
+    # Labels stay readable (11 px and up) however small the cells; small cells get the
+    # smallest readable size so the label covers less of the digit.
+    font_size = MIN_FONT if cell >= 36 else MIN_FONT - 1
     fig.add_scatter(
         x=col * (w + gap) - 0.5, y=row * (h + gap) - 0.5, mode="text",
         text=names, textposition="bottom right",
@@ -95,8 +99,6 @@ def grid_figure(
     fig.update_yaxes(
         visible=False, autorange="reversed", scaleanchor="x", constrain="domain"
     )
-    rows = -(-n // columns)
-    cell = cell or max(20, min(48, 500 // columns))  # screen pixels per digit
     fig.update_layout(
         plot_bgcolor="#DDE3EA",
         margin=dict(t=2, b=2, l=2, r=2),
@@ -129,7 +131,8 @@ def pixels_figure(image: np.ndarray, *, title: str = "") -> go.Figure:
     fig = go.Figure(
         go.Heatmap(
             z=image, text=image, texttemplate="%{text}", colorscale=INK, zmin=0, zmax=255,
-            textfont=dict(size=8 if w > 16 else 14),
+            # 11 px numbers need about 22 px per pixel: 28 × 22 fits the 640 px width.
+            textfont=dict(size=MIN_FONT - 1 if w > 16 else 14),
             hovertemplate="row %{y}, column %{x}: %{z}<extra></extra>",
             showscale=False,
         )  # fmt: skip
@@ -138,6 +141,6 @@ def pixels_figure(image: np.ndarray, *, title: str = "") -> go.Figure:
     fig.update_yaxes(autorange="reversed", scaleanchor="x", dtick=max(1, h // 7), constrain="domain")
     fig.update_layout(
         title=dict(text=title, x=0.01, y=0.99, font=dict(size=15)),
-        width=600, height=640, margin=dict(t=64, b=6, l=30, r=6),
+        width=640, height=680, margin=dict(t=64, b=6, l=30, r=6),
     )
     return fig

@@ -3,6 +3,7 @@ labels of a selection; and :func:`selected_rows`, which reads a box or lasso sel
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -24,17 +25,29 @@ def scatter_figure(
     opacity: float = 0.6,
     axis_titles: tuple[str, str] = ("", ""),
     index_title: str = "index",
+    selected: np.ndarray | None = None,
+    outlines: list[dict] | tuple = (),
 ) -> go.Figure:
     """Every point of an embedding, drawn with WebGL, one trace (and legend entry) per class.
 
     Each point's ``customdata`` is its index in its split (shown on hover); a selection
     maps back to rows with :func:`selected_rows`.
+
+    Args:
+        selected: rows to show as selected (the others dimmed), e.g. a selection kept
+            from an earlier visit; None: no selection.
+        outlines: box and lasso outlines (as :func:`selection_shapes` gives them) drawn
+            as dashed lines.
     """
     if not len(x) == len(y) == len(labels) == len(indices):
         raise ValueError(
             f"x, y, labels and indices differ in length: {len(x)}, {len(y)}, "
             f"{len(labels)}, {len(indices)}."
         )
+    chosen = None
+    if selected is not None:
+        chosen = np.zeros(len(labels), bool)
+        chosen[np.asarray(selected, dtype=np.int64)] = True
     fig = go.Figure()
     for label in np.unique(labels):
         mask = labels == label
@@ -45,16 +58,29 @@ def scatter_figure(
                 marker=dict(size=marker_size, opacity=opacity, color=class_color(int(label))),
                 customdata=indices[mask],
                 hovertemplate=f"label {name}<br>{index_title} %{{customdata}}<extra></extra>",
+                selectedpoints=None if chosen is None else np.flatnonzero(chosen[mask]),
+                unselected=dict(marker=dict(opacity=min(opacity, 0.12))),
             )
         )  # fmt: skip
+    for outline in outlines:
+        xs, ys = list(outline["x"]), list(outline["y"])
+        if outline.get("kind") == "box":
+            fig.add_shape(type="rect", x0=xs[0], x1=xs[1], y0=ys[0], y1=ys[1],
+                          line=dict(color="#333", width=1.5, dash="dash"))  # fmt: skip
+        elif len(xs) > 2:
+            path = "M" + "L".join(f"{a:.6g},{b:.6g}" for a, b in zip(xs, ys)) + "Z"
+            fig.add_shape(type="path", path=path, line=dict(color="#333", width=1.5, dash="dash"))
     fig.update_layout(
         height=640,
-        margin=dict(t=10, b=10, l=10, r=10),
+        # The top margin keeps the chart's toolbar clear of the legend's title.
+        margin=dict(t=48, b=10, l=10, r=10),
         xaxis_title=axis_titles[0],
         yaxis_title=axis_titles[1],
-        legend=dict(title="class<br>(click: hide)", itemsizing="constant", x=1.02, y=1),
-        dragmode="select",
+        legend=dict(title=dict(text="class (click: hide)", side="top"), itemsizing="constant",
+                    x=1.02, y=1, yanchor="top"),
+        dragmode="lasso",
         plot_bgcolor="white",
+        uirevision="embedding",  # keeps zoom and hidden classes when the figure is redrawn
     )
     fig.update_xaxes(showgrid=False, zeroline=False)
     fig.update_yaxes(showgrid=False, zeroline=False)
@@ -73,6 +99,84 @@ def selected_rows(selection_state: Any, labels: np.ndarray) -> np.ndarray:
                 and 0 <= index < len(by_trace[trace]):  # fmt: skip
             rows.append(by_trace[trace][index])
     return np.unique(np.asarray(rows, dtype=np.int64))
+
+
+def selection_shapes(selection_state: Any) -> list[dict]:
+    """The box and lasso outlines of a selection state, as plain dicts
+    ``{"kind": "box" | "lasso", "x": [...], "y": [...]}`` (a box by its two corners)."""
+    if not isinstance(selection_state, Mapping):
+        return []
+    selection = selection_state.get("selection") or {}
+    shapes = []
+    for kind in ("box", "lasso"):
+        for shape in selection.get(kind) or []:
+            xs, ys = list(shape.get("x") or []), list(shape.get("y") or [])
+            if len(xs) == len(ys) and len(xs) >= 2:
+                shapes.append({"kind": kind, "x": [float(v) for v in xs], "y": [float(v) for v in ys]})
+    return shapes
+
+
+def rows_in_shapes(x: np.ndarray, y: np.ndarray, shapes: list[dict]) -> np.ndarray:
+    """Rows of the points (x, y) inside any of ``shapes`` (boxes: edges included; lassos:
+    even-odd rule, as plotly.js selects); sorted."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    inside = np.zeros(len(x), bool)
+    for shape in shapes:
+        xs, ys = np.asarray(shape["x"], float), np.asarray(shape["y"], float)
+        if shape["kind"] == "box":
+            inside |= (x >= xs.min()) & (x <= xs.max()) & (y >= ys.min()) & (y <= ys.max())
+            continue
+        crossing = np.zeros(len(x), bool)
+        for i in range(len(xs)):
+            x0, y0, x1, y1 = xs[i - 1], ys[i - 1], xs[i], ys[i]
+            if y0 == y1:
+                continue
+            spans = (y0 > y) != (y1 > y)
+            crossing ^= spans & (x < x0 + (y - y0) * (x1 - x0) / (y1 - y0))
+        inside |= crossing
+    return np.flatnonzero(inside)
+
+
+def shapes_to_text(shapes: list[dict], *, max_vertices: int = 40) -> str:
+    """``shapes`` written compactly for a URL: ``b:x0,x1,y0,y1`` or ``l:x,y;x,y;...``
+    joined by ``_``, numbers to 4 significant digits; a lasso keeps at most
+    ``max_vertices`` of its vertices (evenly spaced)."""
+    parts = []
+    for shape in shapes:
+        xs, ys = list(shape["x"]), list(shape["y"])
+        if shape["kind"] == "box":
+            parts.append("b:" + ",".join(f"{v:.4g}" for v in (*xs[:2], *ys[:2])))
+        else:
+            keep = np.unique(np.linspace(0, len(xs) - 1, min(len(xs), max_vertices)).round().astype(int))
+            parts.append("l:" + ";".join(f"{xs[i]:.4g},{ys[i]:.4g}" for i in keep))
+    return "_".join(parts)
+
+
+def shapes_from_text(text: str) -> list[dict]:
+    """The shapes :func:`shapes_to_text` wrote; ValueError (one sentence) for anything else."""
+    shapes = []
+    for part in filter(None, text.split("_")):
+        kind, _, body = part.partition(":")
+        try:
+            if kind == "b":
+                x0, x1, y0, y1 = (float(v) for v in body.split(","))
+                shapes.append({"kind": "box", "x": [x0, x1], "y": [y0, y1]})
+                continue
+            if kind == "l":
+                pairs = [tuple(float(v) for v in p.split(",")) for p in body.split(";")]
+                if len(pairs) >= 3 and all(len(p) == 2 for p in pairs):
+                    shapes.append({"kind": "lasso", "x": [p[0] for p in pairs],
+                                   "y": [p[1] for p in pairs]})  # fmt: skip
+                    continue
+        except ValueError:
+            pass
+        raise ValueError(
+            f"The selection {part[:40]!r} is neither a box (b:x0,x1,y0,y1) nor a lasso "
+            "(l:x,y;x,y;x,y...)."
+        )
+    if not all(np.isfinite(v).all() for s in shapes for v in (s["x"], s["y"])):
+        raise ValueError("The selection in the link has a coordinate that is not a finite number.")
+    return shapes
 
 
 def scree_figure(explained_variance_ratio: np.ndarray) -> go.Figure:
