@@ -317,7 +317,7 @@ def test_runs_page_compares_exports_and_launches_a_baseline(finished_run):
     assert table["run"].tolist() == [finished_run.name]
     row = table.iloc[0]
     assert row["epochs"] == "3 / 3" and row["state"] == "done" and row["optimizer"] == "adam"
-    assert row["batch"] == 32 and row["learning rate"] == 0.001 and row["parameters"] == 4810
+    assert row["batch"] == 32 and row["lr"] == 0.001 and row["params"] == 4810
     assert row["run label"] == "ff64"
     at.slider(key="smoothing").set_value(0.6).run()
     assert not at.exception

@@ -12,11 +12,12 @@ import streamlit as st
 from app import loaders
 from app.run_panel import run_panel
 from app.sidebar import ActiveDataset, active_dataset
+from app.text import plain
 from mnist_core import figures, runs
 from mnist_core.models import GRID_DEPTHS, GRID_UNITS, capacity_grid
 
 SELECTED_RUN = "selected_run"  # the run the user is looking at, shared by pages
-PERCENT = st.column_config.NumberColumn(format="%.2f %%", width="small")
+PERCENT = st.column_config.NumberColumn(format="%.2f %%", width=80)
 
 
 def render(active: ActiveDataset) -> None:
@@ -29,21 +30,30 @@ def render(active: ActiveDataset) -> None:
         return
     labels = runs.distinguishing_labels(all_runs)
     table = runs_table(all_runs, labels)
-    st.caption(f"{len(all_runs)} runs in {runs.runs_dir()}, newest first. Select rows to "
-               "compare, stop or delete them; the first selected is shown in full below.")  # fmt: skip
+    datasets = sorted(set(table["dataset"]))
+    st.caption(f"{len(all_runs)} runs on {plain(', '.join(datasets))}, newest first (in "
+               f"{plain(runs.runs_dir())}). Select rows to compare, stop or delete them; the first "
+               "selected is shown in full below.")  # fmt: skip
+    columns = [c for c in table.columns if c != "run"]
+    if table["dataset"].nunique() == 1:  # the same for all: said in the caption instead
+        columns.remove("dataset")
     event = st.dataframe(
         table, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row",
-        key="runs_table", column_order=list(table.columns.drop("run")),
+        key="runs_table", column_order=columns, placeholder="—",
         column_config={
-            "state": st.column_config.TextColumn(width="small"),
-            "run label": st.column_config.TextColumn(width="medium"),
-            "learning rate": st.column_config.NumberColumn(format="%g", width="small"),
-            "batch": st.column_config.NumberColumn(width="small"),
-            "epochs": st.column_config.TextColumn(width="small", help="run / planned"),
-            "parameters": st.column_config.NumberColumn(format="localized", width="small"),
-            "best val acc": PERCENT, "test acc": PERCENT,
-            "best epoch": st.column_config.NumberColumn(width="small"),
-            "time (s)": st.column_config.NumberColumn(format="%.1f", width="small"),
+            "state": st.column_config.TextColumn(width=76, pinned=True),
+            "run label": st.column_config.TextColumn(width=200, pinned=True),
+            "dataset": st.column_config.TextColumn(width=80),
+            "optimizer": st.column_config.TextColumn(width=72),
+            "lr": st.column_config.NumberColumn(format="%g", width=56, help="learning rate"),
+            "batch": st.column_config.NumberColumn(width=50),
+            "epochs": st.column_config.TextColumn(width=62, help="epochs run / planned"),
+            "params": st.column_config.NumberColumn(format="localized", width=76),
+            "val acc": st.column_config.NumberColumn(format="%.2f %%", width=68,
+                                                     help="best validation accuracy"),
+            "test acc": st.column_config.NumberColumn(format="%.2f %%", width=68),
+            "time (s)": st.column_config.NumberColumn(format="%.0f", width=62,
+                                                      help="training time in seconds"),
         },
     )  # fmt: skip
     chosen = [all_runs[i] for i in (event.selection.rows if event else [])]
@@ -77,21 +87,19 @@ def runs_table(all_runs: list[runs.RunRecord], labels: dict[str, str]) -> pd.Dat
             "state": run.state,
             "run label": labels[run.run_id],
             "dataset": run.dataset_name,
-            "optimizer": train.optimizer if train else "random forest",
-            "learning rate": train.effective_learning_rate if train else None,
+            "optimizer": train.optimizer if train else "forest",
+            "lr": train.effective_learning_rate if train else None,
             "batch": train.batch_size if train else None,
             "epochs": (f"{summary.epochs_run if summary and summary.epochs_run else 0}"
-                       f" / {train.epochs}") if train else "",
-            "parameters": run.params,
-            "best val acc": 100 * best["val_accuracy"] if best.get("val_accuracy") is not None else None,
-            "best epoch": best.get("epoch"),
+                       f" / {train.epochs}") if train else None,
+            "params": run.params,
+            "val acc": 100 * best["val_accuracy"] if best.get("val_accuracy") is not None else None,
             "test acc": 100 * summary.test_accuracy if summary and summary.test_accuracy is not None else None,
             "time (s)": summary.wall_seconds if summary else None,
         })  # fmt: skip
     frame = pd.DataFrame(rows)
-    for column in ("learning rate", "batch", "parameters", "best val acc", "best epoch",
-                   "test acc", "time (s)"):  # fmt: skip
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Float64")
+    for column in ("lr", "batch", "params", "val acc", "test acc", "time (s)"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     return frame
 
 
@@ -118,7 +126,7 @@ def actions(chosen: list[runs.RunRecord], all_runs: list[runs.RunRecord]) -> Non
                 st.rerun()
     for group in active_groups:
         pending = sum(r.group == group and r.status.active for r in all_runs)
-        if c_group.button(f"Cancel the grid {group} ({pending} runs left)",
+        if c_group.button(f"Cancel the grid {plain(group)} ({pending} runs left)",
                           icon=":material/cancel:", key=f"cancel-{group}"):  # fmt: skip
             sentences = runs.stop_group(group)
             st.toast(f"{len(sentences)} runs of {group} cancelled or stopping.")
