@@ -130,3 +130,21 @@ def test_a_spec_in_the_url_is_validated_like_the_form(cache_dir):
     at.run()
     assert not at.exception
     assert [e.value for e in at.error][0].startswith("Layer 1: Unknown layer type 'Lambda'")
+
+
+def test_a_read_only_cache_says_so_on_the_runs_page_and_loses_nothing(finished_run, cache_dir,
+                                                                      read_only):  # fmt: skip
+    read_only(cache_dir / "runs")
+    at = _app("digits")
+    at.query_params["run"] = finished_run.name
+    at.run()
+    at.switch_page("views/runs.py").run()
+    assert not at.exception
+    assert at.dataframe[0].value["state"].tolist() == ["done"]  # still listed, still readable
+    at.number_input(key="baseline_sample").set_value(300)
+    next(b for b in at.button if b.label == "Fit baseline").click().run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith(f"The folder {cache_dir / 'runs'}")
+    assert "is read-only here" in errors[0]
+    assert [r.run_id for r in runs.list_runs()] == [finished_run.name]
