@@ -78,7 +78,7 @@ def scatter_figure(
         yaxis_title=axis_titles[1],
         legend=dict(title=dict(text="class (click: hide)", side="top"), itemsizing="constant",
                     x=1.02, y=1, yanchor="top"),
-        dragmode="lasso",
+        dragmode="select",  # box first; the toolbar offers the lasso
         plot_bgcolor="white",
         uirevision="embedding",  # keeps zoom and hidden classes when the figure is redrawn
     )
