@@ -38,8 +38,8 @@ def read_csv(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Images ``(n, side, side)`` and labels ``(n,)`` from a Kaggle digit-recognizer CSV.
 
-    Images are uint8 when every pixel is a whole number in 0..255, else float64 (for the
-    caller to scale or refuse); labels are float64 for the caller to check.
+    Images are uint8 when every pixel is a whole number in 0..255, else int64 or float64
+    (for the caller to scale or refuse); labels are int64 or float64 for the caller to check.
 
     Args:
         path: the CSV file; its header must be ``label,pixel0,...,pixelN`` with ``N + 1`` a
@@ -77,11 +77,12 @@ def read_csv(
         )
         for frame in reader:
             values = _numeric(frame, path)
-            pixels, labels = values[:, 1:], values[:, 0]
+            # A copy: a view of the labels would keep the whole chunk alive.
+            pixels, labels = values[:, 1:], values[:, 0].copy()
             if pixels.size and pixels.min() >= 0 and pixels.max() <= 255 and (
-                pixels == np.floor(pixels)
-            ).all():
-                pixels = pixels.astype(np.uint8)
+                pixels.dtype.kind in "iu" or (pixels == np.floor(pixels)).all()
+            ):
+                pixels = pixels.astype(np.uint8)  # else the caller scales or refuses them
             budget.claim(path, "the CSV", pixels.nbytes + labels.nbytes)
             image_chunks.append(pixels)
             label_chunks.append(labels)
@@ -101,10 +102,12 @@ def read_csv(
 
 
 def _numeric(frame, path: Path) -> np.ndarray:
-    """One chunk of rows as float64, or a sentence naming the first cell that is no number
-    or the first row that is short."""
+    """One chunk of rows as int64 (all whole numbers, the usual case) or float64, or a
+    sentence naming the first cell that is no number or the first row that is short."""
     import pandas as pd
 
+    if all(dtype.kind in "iu" for dtype in frame.dtypes):  # no text, no gaps
+        return frame.to_numpy(dtype=np.int64)
     for column in frame.columns:
         if frame[column].dtype.kind not in "iufb":
             numeric = pd.to_numeric(frame[column], errors="coerce")
