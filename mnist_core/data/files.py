@@ -67,14 +67,14 @@ class ByteBudget:
         the dataset would exceed the limit (``shape``: what the header claimed, if any)."""
         if self.used + nbytes > self.limit:
             claimed = (
-                f"claims shape {tuple(shape)} ({format_bytes(nbytes)})"
+                f"claims shape {tuple(shape)} ({format_bytes(nbytes)}), more than"
                 if shape is not None
-                else f"holds more than {format_bytes(self.limit - self.used)}"
+                else "holds more than"
             )
             raise fail(
                 path,
-                f"{what} {claimed}, more than the {format_bytes(self.limit)} a dataset may "
-                f"take here (set {MAX_BYTES_ENV_VAR} to allow more)",
+                f"{what} {claimed} the {format_bytes(self.limit)} a dataset may take here "
+                f"(set {MAX_BYTES_ENV_VAR} to allow more)",
             )
         self.used += nbytes
 
