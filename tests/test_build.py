@@ -1,11 +1,20 @@
-"""Specs built into real Keras models: parameter counts equal the shape inference's."""
+"""Specs built into real Keras models: parameter counts and shapes equal the analysis's for
+every registered layer type, augmentation is inactive at evaluation, any name builds."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from mnist_core.models.spec import PRESETS, LayerSpec, ModelSpec, SpecError, TrainSpec, analyze
+from mnist_core.models import (
+    LAYER_TYPES,
+    PRESETS,
+    LayerSpec,
+    ModelSpec,
+    SpecError,
+    TrainSpec,
+    analyze,
+)
 
 build = pytest.importorskip("mnist_core.models.keras_build")
 
@@ -53,3 +62,84 @@ def test_every_optimizer_builds_with_its_learning_rate(optimizer):
     assert float(np.asarray(opt.learning_rate)) == pytest.approx(0.05)
     if optimizer == "sgd":
         assert opt.momentum == 0.5 and opt.nesterov
+
+
+# One spec per new layer type, each with a layer before and after it, so its count and shape
+# are checked against Keras in context (8×8 and 28×28 inputs).
+NEW_LAYER_SPECS = {
+    "AveragePooling2D": [LayerSpec("Conv2D", {"filters": 3}), LayerSpec("AveragePooling2D", {"pool_size": 3})],
+    "GlobalAveragePooling2D": [LayerSpec("Conv2D", {"filters": 5, "padding": "same"}),
+                               LayerSpec("GlobalAveragePooling2D"), LayerSpec("Dense", {"units": 7})],
+    "LayerNormalization": [LayerSpec("Conv2D", {"filters": 6}), LayerSpec("LayerNormalization"),
+                           LayerSpec("Flatten"), LayerSpec("Dense", {"units": 9}),
+                           LayerSpec("LayerNormalization")],
+    "RandomRotation": [LayerSpec("RandomRotation", {"factor": 0.1}), LayerSpec("Conv2D", {"filters": 2})],
+    "RandomTranslation": [LayerSpec("RandomTranslation", {"height_factor": 0.2, "width_factor": 0.0}),
+                          LayerSpec("MaxPooling2D")],
+    "RandomZoom": [LayerSpec("RandomZoom", {"factor": 0.3, "fill_mode": "nearest"}),
+                   LayerSpec("Flatten"), LayerSpec("Dense", {"units": 4})],
+}  # fmt: skip
+
+
+def test_every_registered_layer_type_is_covered_here():
+    covered = {"Flatten", "Dense", "Dropout", "Conv2D", "MaxPooling2D", "BatchNormalization"}
+    assert set(LAYER_TYPES) == covered | set(NEW_LAYER_SPECS)
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (28, 28)])
+@pytest.mark.parametrize("kind", list(NEW_LAYER_SPECS))
+def test_new_layer_types_count_and_shape_like_keras(kind, shape):
+    spec = ModelSpec(tuple(NEW_LAYER_SPECS[kind]))
+    analysis = analyze(spec, input_shape=shape, n_classes=10)
+    assert analysis.ok, analysis.errors
+    model = build.build_model(spec, input_shape=shape, n_classes=10)
+    assert model.count_params() == analysis.total_params
+    assert [tuple(layer.output.shape[1:]) for layer in model.layers[1:]] == [
+        row.output_shape for row in analysis.rows[1:]
+    ]
+    built = {type(layer).__name__ for layer in model.layers}
+    assert kind in built
+
+
+def test_normalisation_counts_are_the_documented_ones():
+    spec = ModelSpec((LayerSpec("Conv2D", {"filters": 6}), LayerSpec("LayerNormalization"),
+                      LayerSpec("BatchNormalization")))  # fmt: skip
+    analysis = analyze(spec, input_shape=(8, 8), n_classes=10)
+    # gamma and beta per channel; BatchNormalization adds the moving mean and variance.
+    assert [row.params for row in analysis.rows[1:4]] == [60, 12, 24]
+    assert build.build_model(spec, input_shape=(8, 8), n_classes=10).count_params() == analysis.total_params
+
+
+@pytest.mark.parametrize("kind", ["RandomRotation", "RandomTranslation", "RandomZoom", "Dropout"])
+def test_training_only_layers_pass_images_through_at_evaluation(kind):
+    spec = ModelSpec((LayerSpec(kind),))
+    model = build.build_model(spec, input_shape=(8, 8), n_classes=10)
+    layer = model.get_layer(f"l1_{kind.lower()}")
+    assert LAYER_TYPES[kind].training_only
+    x = np.random.default_rng(0).random((16, 8, 8, 1), dtype=np.float32)
+    np.testing.assert_array_equal(np.asarray(layer(x, training=False)), x)
+    changed = np.asarray(layer(x, training=True))
+    assert changed.shape == x.shape and np.abs(changed - x).max() > 0.01
+    first, again = np.asarray(model(x, training=False)), np.asarray(model(x, training=False))
+    np.testing.assert_array_equal(first, again)  # evaluation is deterministic
+
+
+def test_augmentation_fills_with_zero_background_by_default():
+    model = build.build_model(ModelSpec((LayerSpec("RandomTranslation",
+                                                   {"height_factor": 0.5, "width_factor": 0.5}),)),
+                              input_shape=(8, 8), n_classes=10)  # fmt: skip
+    layer = model.get_layer("l1_randomtranslation")
+    assert layer.fill_mode == "constant" and layer.fill_value == 0.0
+
+
+@pytest.mark.parametrize("name, keras_name", [
+    ("My model (v2)", "My_model_v2"), ("Modèle à deux couches", "Modele_a_deux_couches"),
+    ("数字 [7]", "7"), ("((()))", "model"), ("a/b:c", "a_b_c"),
+])  # fmt: skip
+def test_any_display_name_builds_under_a_safe_keras_name(name, keras_name):
+    spec = ModelSpec((LayerSpec("Flatten"),), TrainSpec(epochs=1), name)
+    model = build.compile_model(build.build_model(spec, input_shape=(8, 8), n_classes=3), spec.train)
+    assert model.name == keras_name
+    x = np.zeros((8, 8, 8, 1), dtype=np.float32)
+    model.fit(x, np.arange(8) % 3, epochs=1, verbose=0)  # TensorFlow accepts its scope names
+    assert spec.name == name

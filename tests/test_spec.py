@@ -1,4 +1,6 @@
-"""Model specs without TensorFlow: JSON round trip, shape inference, every rejection."""
+"""Model specs without TensorFlow: JSON round trip, shape inference, every rejection.
+(Type and range checks of every field: test_models_validation.py; the registry:
+test_models_registry.py.)"""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import sys
 
 import pytest
 
-from mnist_core.models.spec import (
+from mnist_core.models import (
     PRESETS,
     EarlyStoppingSpec,
     LayerSpec,
@@ -71,7 +73,7 @@ def test_shapes_and_counts_of_a_cnn():
          "Layer 2 (Conv2D 32@3×3 relu) needs an image (height × width × channels) but gets a "
          "flat vector of 784; move it before the Flatten.", 2),
         ([LayerSpec("Dense", {"units": 0})], (28, 28),
-         "Layer 1 (Dense): units must be a whole number of at least 1; got 0.", 1),
+         "Layer 1 (Dense): units must be a whole number from 1 to 1,000,000; got 0.", 1),
         ([LayerSpec("Dense")], (28, 28),
          "Layer 1 (Dense 64 relu) needs a flat input but gets 28×28×1; put a Flatten before it.", 1),
         ([LayerSpec("Flatten"), LayerSpec("Dropout", {"rate": 1.0})], (28, 28),
@@ -79,10 +81,10 @@ def test_shapes_and_counts_of_a_cnn():
         ([LayerSpec("Flatten"), LayerSpec("Dropout", {"rate": -0.1})], (28, 28),
          "Layer 2 (Dropout): the dropout rate must be in [0, 1); got -0.1.", 2),
         ([LayerSpec("Conv2D", {"padding": "full"})], (28, 28),
-         "Layer 1 (Conv2D): padding must be 'valid' or 'same'; got 'full'.", 1),
+         "Layer 1 (Conv2D): padding must be one of valid, same; got 'full'.", 1),
         ([LayerSpec("Flatten"), LayerSpec("Dense", {"activation": "relu6x"})], (28, 28),
-         "Layer 2 (Dense): unknown activation 'relu6x'; use one of relu, sigmoid, tanh, elu, "
-         "selu, gelu, swish, softplus, linear.", 2),
+         "Layer 2 (Dense): activation must be one of relu, sigmoid, tanh, elu, selu, gelu, "
+         "swish, softplus, linear; got 'relu6x'.", 2),
     ],
     ids=["kernel", "pooling", "conv-after-flatten", "units", "dense-on-image", "dropout-1",
          "dropout-neg", "padding", "activation"],
@@ -101,15 +103,18 @@ def test_impossible_layers_are_named(layers, shape, message, layer):
     [
         ({"learning_rate": 0.0}, "The learning rate must be greater than 0; got 0.0.", "learning_rate"),
         ({"learning_rate": -1e-3}, "The learning rate must be greater than 0; got -0.001.", "learning_rate"),
-        ({"batch_size": 0}, "The batch size must be at least 1; got 0.", "batch_size"),
-        ({"epochs": 0}, "Epochs must be at least 1; got 0.", "epochs"),
+        ({"batch_size": 0}, "The batch size must be a whole number from 1 to 65,536; got 0.",
+         "batch_size"),
+        ({"epochs": 0}, "Epochs must be a whole number from 1 to 1,000; got 0.", "epochs"),
         ({"validation_split": 1.0},
-         "The validation split must be 0 (none) or in (0, 1); got 1.0.", "validation_split"),
+         "The validation split must be 0 (none) or a number in [0.01, 0.9]; got 1.0.",
+         "validation_split"),
         ({"validation_split": -0.2},
-         "The validation split must be 0 (none) or in (0, 1); got -0.2.", "validation_split"),
+         "The validation split must be 0 (none) or a number in [0.01, 0.9]; got -0.2.",
+         "validation_split"),
         ({"optimizer": "lbfgs"},
-         "Unknown optimizer 'lbfgs'; use one of sgd, rmsprop, adam, adamw, adagrad, adadelta, nadam.",
-         "optimizer"),
+         "The optimizer must be one of sgd, rmsprop, adam, adamw, adagrad, adadelta, nadam; got "
+         "'lbfgs'.", "optimizer"),
         ({"validation_split": 0.0, "early_stopping": EarlyStoppingSpec()},
          "Early stopping monitors val_loss but there is no validation split; set one or monitor "
          "the training loss.", "early_stopping"),
@@ -155,7 +160,7 @@ def test_learning_rate_defaults_follow_the_optimizer():
 def test_analysis_does_not_import_tensorflow():
     import subprocess
 
-    code = ("import sys; from mnist_core.models.spec import PRESETS, analyze; "
+    code = ("import sys; from mnist_core.models import PRESETS, analyze; "
             "[analyze(p.spec, input_shape=(28, 28), n_classes=10) for p in PRESETS.values()]; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras')))")  # fmt: skip
     from tests.conftest import ROOT

@@ -1,16 +1,21 @@
-"""ModelSpec → Keras: the one place that builds Keras layers, optimizers and callbacks.
+"""ModelSpec → Keras: the registry's layers assembled into a model; optimizers, callbacks.
 
 Importing this module imports Keras (and TensorFlow): only workers, the CLI and tests do.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 import keras
-from keras import layers, regularizers
+from keras import layers
 
-from mnist_core.models.spec import LayerSpec, ModelSpec, TrainSpec, analyze
+from mnist_core.models.analysis import analyze
+from mnist_core.models.spec import LayerSpec, ModelSpec, TrainSpec
 
-__all__ = ["build_callbacks", "build_model", "build_optimizer", "compile_model"]
+__all__ = ["build_callbacks", "build_model", "build_optimizer", "compile_model", "keras_layer",
+           "keras_name"]  # fmt: skip
 
 
 def build_model(spec: ModelSpec, *, input_shape: tuple[int, int], n_classes: int) -> keras.Model:
@@ -21,32 +26,25 @@ def build_model(spec: ModelSpec, *, input_shape: tuple[int, int], n_classes: int
     inputs = keras.Input((*input_shape, 1), name="image")
     x = inputs
     for number, layer in enumerate(spec.layers, start=1):
-        x = _keras_layer(layer, number)(x)
+        x = keras_layer(layer, number)(x)
     if len(x.shape) > 2:
         x = layers.Flatten(name="flatten_output")(x)
     outputs = layers.Dense(n_classes, activation="softmax", name="output")(x)
-    return keras.Model(inputs, outputs, name=spec.name.replace(" ", "_") or "model")
+    return keras.Model(inputs, outputs, name=keras_name(spec.name))
 
 
-def _keras_layer(layer: LayerSpec, number: int) -> keras.layers.Layer:
-    p = layer.params
-    name = f"l{number}_{layer.type.lower()}"
-    regularizer = (lambda l2: regularizers.L2(l2) if l2 else None)(p.get("l2", 0))
-    if layer.type == "Dense":
-        return layers.Dense(p["units"], activation=p["activation"],
-                            kernel_regularizer=regularizer, name=name)  # fmt: skip
-    if layer.type == "Conv2D":
-        return layers.Conv2D(
-            p["filters"], p["kernel_size"], strides=p["strides"], padding=p["padding"],
-            activation=p["activation"], kernel_regularizer=regularizer, name=name,
-        )  # fmt: skip
-    if layer.type == "Dropout":
-        return layers.Dropout(p["rate"], name=name)
-    if layer.type == "MaxPooling2D":
-        return layers.MaxPooling2D(p["pool_size"], name=name)
-    if layer.type == "BatchNormalization":
-        return layers.BatchNormalization(name=name)
-    return layers.Flatten(name=name)
+def keras_layer(layer: LayerSpec, number: int) -> keras.layers.Layer:
+    """Layer ``number`` (1-based) of a spec as a Keras layer, by its registry entry."""
+    return layer.kind.keras(keras, layer.params, f"l{number}_{layer.type.lower()}")
+
+
+def keras_name(name: str) -> str:
+    """A name Keras and TensorFlow accept (letters, digits, ``_.-``, starting with a letter
+    or digit) for a display name such as "My model (v2)": ``My_model_v2``. The display
+    name itself stays as typed, in the spec and the run."""
+    text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
+    text = re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_.-")[:64]
+    return text or "model"
 
 
 def build_optimizer(train: TrainSpec) -> keras.optimizers.Optimizer:
