@@ -36,7 +36,7 @@ def render(active: ActiveDataset) -> None:
     state = page_state(key, dataset)
     st.title("Embeddings")
     st.caption(
-        f"{plain(loaders.title_of(key))}: every image as a point. Select points with the "
+        f"{loaders.title_of(key)}: every image as a point. Select points with the "
         "lasso or box tool to see their digits; click a class in the legend to hide it."
     )
     c_method, c_split, _ = st.columns([1, 1.4, 3])

@@ -1,0 +1,151 @@
+"""The analyst's Embeddings journey in Chromium: PCA, lasso a region, page through and filter
+the selection, enlarge a digit, leave the page and come back: everything is still there.
+Screenshots at 1,280 and 1,400 px in test-artifacts/."""
+
+from __future__ import annotations
+
+import re
+import time
+from urllib.parse import parse_qs, urlparse
+
+import numpy as np
+import pytest
+
+from mnist_core import embeddings, figures
+from mnist_core.data import load_dataset
+from tests.browser import ARTIFACTS, chromium, streamlit_server
+
+pytestmark = pytest.mark.browser
+
+# Boxes of the texts of the n-th plotly chart on the page, with their font sizes.
+TEXTS_JS = """(n) => {
+  const plot = document.querySelectorAll('[data-testid="stPlotlyChart"]')[n];
+  return [...plot.querySelectorAll('text')].filter(t => t.textContent.trim()).map(t => {
+    const r = t.getBoundingClientRect();
+    return {text: t.textContent, size: parseFloat(getComputedStyle(t).fontSize),
+            cls: t.getAttribute('class') || '', x: r.x, y: r.y, w: r.width, h: r.height};
+  });
+}"""
+
+
+@pytest.fixture
+def server(cache_dir):
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with streamlit_server(cache_dir / "streamlit.log") as (url, _):
+        yield url
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    return a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["w"] \
+        and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["h"]  # fmt: skip
+
+
+def _selected(page) -> int:
+    heading = page.get_by_role("heading", name=re.compile("selected points"))
+    heading.wait_for(timeout=60_000)
+    return int(heading.inner_text().split()[0].replace(",", ""))
+
+
+def _settle(page) -> None:
+    """Wait until Streamlit has finished rerunning and the charts are drawn."""
+    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    time.sleep(1.5)
+
+
+def test_lasso_gallery_enlarge_and_a_page_switch_keep_everything(server, cache_dir):
+    ARTIFACTS.mkdir(exist_ok=True)
+    digits = load_dataset("digits")
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 2600})
+        page.goto(server + "/embeddings?dataset=digits")
+        page.get_by_text("Cluster quality").wait_for(timeout=120_000)
+        scatter = page.locator('[data-testid="stPlotlyChart"]').first
+        scatter.locator("canvas").first.wait_for(timeout=30_000)
+        _settle(page)
+
+        # The toolbar and the legend's title do not overlap.
+        scatter.hover()
+        lasso_button = scatter.locator('.modebar-btn[data-title="Lasso Select"]')
+        lasso_button.wait_for(timeout=10_000)
+        toolbar = scatter.locator(".modebar").bounding_box()
+        legend_title = [t for t in page.evaluate(TEXTS_JS, 0) if "legendtitletext" in t["cls"]]
+        assert len(legend_title) == 1 and not _overlap(legend_title[0], toolbar), (legend_title, toolbar)
+
+        # Lasso the lower-left part of the cloud.
+        lasso_button.click()
+        area = scatter.locator(".nsewdrag").first.bounding_box()
+        corners = [(0.05, 0.45), (0.5, 0.4), (0.6, 0.95), (0.05, 0.95), (0.05, 0.46)]
+        page.mouse.move(area["x"] + area["width"] * corners[0][0], area["y"] + area["height"] * corners[0][1])
+        page.mouse.down()
+        for fx, fy in corners[1:]:
+            page.mouse.move(area["x"] + area["width"] * fx, area["y"] + area["height"] * fy, steps=8)
+        page.mouse.up()
+        n = _selected(page)
+        _settle(page)
+        assert 100 < n < 1438
+        sel = parse_qs(urlparse(page.url).query)["sel"][0]
+        assert sel.startswith("l:")
+        request = embeddings.EmbeddingRequest("digits", digits.fingerprint, "pca", "train", {})
+        result = embeddings.load_cached(request)
+        rows = figures.embeddings.rows_in_shapes(result.coords[:, 0], result.coords[:, 1],
+                                                 figures.embeddings.shapes_from_text(sel))  # fmt: skip
+        assert abs(len(rows) - n) <= 0.03 * n  # the URL's thinned outline holds the same points
+
+        # The gallery: readable labels, pages, then a filter on the most common label.
+        charts = page.locator('[data-testid="stPlotlyChart"]')
+        gallery_index = 1
+        labels = [t for t in page.evaluate(TEXTS_JS, gallery_index) if t["text"].strip()]
+        assert len(labels) == min(n, 100) and min(t["size"] for t in labels) >= 11
+        assert page.get_by_text(f"Page 1 of {-(-n // 100)}: digits 1–{min(n, 100)} of {n:,}").count() == 1
+
+        # Click the first digit: it is enlarged with its index and label.
+        grid = charts.nth(gallery_index).locator(".nsewdrag").first.bounding_box()
+        page.mouse.click(grid["x"] + 24, grid["y"] + 24)
+        first = rows[0] if len(rows) == n else None
+        caption = page.get_by_text(re.compile(r"^train #[\d,]+ · label \d$"))
+        caption.wait_for(timeout=30_000)
+        if first is not None:
+            assert caption.inner_text() == f"train #{result.indices[first]:,} · label {result.labels[first]}"
+        enlarged = caption.inner_text()
+        _settle(page)
+
+        # Show all but the most common label: the digits that do not belong.
+        page.get_by_role("combobox", name="Show").click()
+        page.get_by_role("option", name=re.compile("^all but ")).click()
+        _settle(page)
+        option = page.get_by_role("combobox", name="Show").input_value()
+        assert re.fullmatch(r"all but \d \([\d,]+\)", option), option
+        off = int(re.search(r"\(([\d,]+)\)", option).group(1).replace(",", ""))
+        assert 0 < off < n
+        page.get_by_text(re.compile(rf"digits 1–{min(off, 100)} of {off:,}\.")).wait_for(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "embeddings-selection-1280.png"), full_page=True)
+
+        # Leave for the Data explorer and come back through the sidebar.
+        page.get_by_role("link", name="Data explorer").click()
+        page.get_by_text("Class balance").wait_for(timeout=60_000)
+        page.get_by_role("link", name="Embeddings").click()
+        assert _selected(page) == n
+        _settle(page)
+        assert page.get_by_text(enlarged, exact=True).count() == 1
+        assert page.get_by_role("combobox", name="Show").input_value() == option  # kept
+        assert parse_qs(urlparse(page.url).query)["sel"][0] == sel
+        assert parse_qs(urlparse(page.url).query)["method"] == ["pca"]
+        assert page.locator('[data-testid="stException"]').count() == 0
+
+        page.set_viewport_size({"width": 1400, "height": 2600})
+        _settle(page)
+        page.screenshot(path=str(ARTIFACTS / "embeddings-selection-1400.png"), full_page=True)
+        labels = [t for t in page.evaluate(TEXTS_JS, gallery_index) if t["text"].strip()]
+        assert min(t["size"] for t in labels) >= 11
+
+        # UMAP and the test split are kept too (nothing computed: the form waits).
+        page.locator('[data-testid="stButtonGroup"] button', has_text="UMAP").click()
+        page.get_by_text("Compute UMAP").wait_for(timeout=30_000)
+        page.locator('[data-testid="stButtonGroup"] button', has_text="test").click()
+        page.get_by_text("This UMAP of the test split has not been computed yet.").wait_for(timeout=30_000)
+        page.get_by_role("link", name="Data explorer").click()
+        page.get_by_text("Class balance").wait_for(timeout=60_000)
+        page.get_by_role("link", name="Embeddings").click()
+        page.get_by_text("This UMAP of the test split has not been computed yet.").wait_for(timeout=30_000)
+        query = parse_qs(urlparse(page.url).query)
+        assert query["method"] == ["umap"] and query["split"] == ["test"] and query["nn"] == ["15"]
