@@ -127,3 +127,50 @@ def test_digit_labels_captions_and_pixel_values_are_readable(width):
     assert max(t["right"] - t["left"] for t in captions) < 72
     values = [t for t in drawn["pixels"]["texts"] if t["group"].startswith("heatmap")]
     assert len(values) == 28 * 28
+
+
+@pytest.fixture
+def evaluation_server(finished_run):
+    from tests.browser import streamlit_server
+
+    with streamlit_server(finished_run.parent.parent / "streamlit.log") as (url, _):
+        yield url, finished_run.name
+
+
+def test_evaluation_page_figures_are_readable_at_1280_and_1400(evaluation_server):
+    """The presenter's page: every text plotly draws there (confusion matrix, mistakes and
+    label-error captions, top-3 bars, mismatches) is 11 px or more and inside its chart."""
+    url, run_id = evaluation_server
+    page_js = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].map(chart => {
+      const svg = chart.querySelector('svg.main-svg').getBoundingClientRect();
+      return [...chart.querySelectorAll('text')].filter(t => t.textContent.trim()).map(t => {
+        const r = t.getBoundingClientRect();
+        return {text: t.textContent, size: parseFloat(getComputedStyle(t).fontSize),
+                out: r.left < svg.left - 0.5 || r.right > svg.right + 0.5 || r.top < svg.top - 0.5
+                     || r.bottom > svg.bottom + 0.5};
+      });
+    })"""
+    with chromium() as browser:
+        for width in (1280, 1400):
+            page = browser.new_page(viewport={"width": width, "height": 4200})
+            page.goto(f"{url}/evaluation?dataset=digits&run={run_id}")
+            page.get_by_text("Likely label errors").wait_for(timeout=120_000)
+            page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')")
+            # Every chart drawn (plotly draws charts as they scroll into view).
+            page.mouse.wheel(0, 10_000)
+            page.wait_for_function("""() => {
+              const charts = document.querySelectorAll('[data-testid="stPlotlyChart"]');
+              return charts.length >= 5 && [...charts].every(c => c.querySelector('svg.main-svg'));
+            }""", timeout=60_000)
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(ARTIFACTS / f"evaluation-page-{width}.png"), full_page=True)
+            charts = page.evaluate(page_js)
+            texts = [t for chart in charts for t in chart]
+            mistakes = [t for t in texts if "→" in t["text"] and "%" in t["text"]]
+            label_errors = [t for t in texts if "/" in t["text"] and "%" in t["text"]]
+            assert mistakes and label_errors, [t["text"] for t in texts][:40]
+            small = [t for t in texts if t["size"] < 11]
+            assert small == [], small[:5]
+            assert [t for t in texts if t["out"]] == []
+            assert page.locator('[data-testid="stException"]').count() == 0
+            page.close()

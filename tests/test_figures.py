@@ -129,3 +129,19 @@ def test_figures_package_holds_modules_only_and_imports_no_engine():
     assert out[1] == str(sorted(["data", "digits", "embeddings", "evaluation", "runs",
                                  "selection", "style", "training"]))  # fmt: skip
     assert not hasattr(figures, "digit_grid_figure") and not hasattr(figures, "confusion_figure")
+
+
+def test_captions_sit_in_a_band_above_each_digit_never_on_its_ink():
+    images = np.full((4, 10, 10), 255, np.uint8)
+    fig = figures.digits.grid_figure(images, np.array([1, 2, 3, 4]), np.arange(4),
+                                     class_names=tuple("01234"), columns=2, cell=72,
+                                     captions=["1→7 93%", "2→3 80%", "3→5 71%", "4→9 66%"])  # fmt: skip
+    tiles, cells, captions = fig.data
+    z = np.asarray(tiles.z, float)
+    assert z.shape == (2 * 13 + 1, 21)  # each cell: a 3-row band, then the 10-row digit
+    assert np.isnan(z[0:3]).all() and (z[3:13, 0:10] == 255).all()
+    np.testing.assert_allclose(captions.y, [1, 1, 15, 15])  # band centres: rows 0-2, 14-16
+    np.testing.assert_allclose(cells.y, [7.5, 7.5, 21.5, 21.5])  # digit centres
+    assert list(captions.text) == ["1→7 93%", "2→3 80%", "3→5 71%", "4→9 66%"]
+    assert captions.textfont.size >= 11 and captions.textposition == "middle center"
+    assert fig.layout.height == int(np.ceil(2 * 72 * 14 / 11)) + 4

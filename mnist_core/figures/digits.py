@@ -47,8 +47,9 @@ def grid_figure(
         class_names: names by label.
         columns: digits per row.
         selected: position (0..n-1) of a digit to outline.
-        captions: text written on each digit instead of its class name (e.g. "7→1").
-        cell: screen pixels per digit (default: fit 500 pixels).
+        captions: text written above each digit, in a band of its own, instead of its
+            class name in its corner (e.g. "7→1 93%"): longer text stays readable there.
+        cell: screen pixels per digit, across (default: fit 500 pixels).
     """
     n, h, w = images.shape
     if not n == len(labels) == len(indices):
@@ -56,11 +57,16 @@ def grid_figure(
             f"images, labels and indices differ in length: {n}, {len(labels)}, {len(indices)}."
         )
     gap = 1
+    # Captions get a band above each digit, 0.3 of a cell high (about 20 px at 72 px cells).
+    band = int(np.ceil(0.3 * h)) if captions is not None else 0
+    if band:
+        images = np.concatenate([np.full((n, band, w), np.nan), images.astype(float)], axis=1)
     tiles = mosaic(images, columns=columns, gap=gap)
     pos = np.arange(n)
     col, row = pos % columns, pos // columns
+    tall = h + band  # a cell's height in image pixels
     cx = col * (w + gap) + (w - 1) / 2
-    cy = row * (h + gap) + (h - 1) / 2
+    cy = row * (tall + gap) + band + (h - 1) / 2
     names = captions if captions is not None else [class_names[int(label)] for label in labels]
     fig = go.Figure(
         go.Heatmap(
@@ -84,15 +90,22 @@ def grid_figure(
     # Labels stay readable (11 px and up) however small the cells; small cells get the
     # smallest readable size so the label covers less of the digit.
     font_size = MIN_FONT if cell >= 36 else MIN_FONT - 1
-    fig.add_scatter(
-        x=col * (w + gap) - 0.5, y=row * (h + gap) - 0.5, mode="text",
-        text=names, textposition="bottom right",
-        textfont=dict(color="#C0392B", size=font_size), hoverinfo="skip", showlegend=False,
-    )  # fmt: skip
+    if band:  # dark text centred in the band, on the light background, never on the ink
+        fig.add_scatter(
+            x=cx, y=row * (tall + gap) + (band - 1) / 2, mode="text", text=names,
+            textposition="middle center", textfont=dict(color="#1B2631", size=font_size),
+            hoverinfo="skip", showlegend=False,
+        )  # fmt: skip
+    else:
+        fig.add_scatter(
+            x=col * (w + gap) - 0.5, y=row * (tall + gap) - 0.5, mode="text",
+            text=names, textposition="bottom right",
+            textfont=dict(color="#C0392B", size=font_size), hoverinfo="skip", showlegend=False,
+        )  # fmt: skip
     if selected is not None and 0 <= selected < n:
-        x0, y0 = col[selected] * (w + gap) - 0.5, row[selected] * (h + gap) - 0.5
+        x0, y0 = col[selected] * (w + gap) - 0.5, row[selected] * (tall + gap) - 0.5
         fig.add_shape(
-            type="rect", x0=x0, y0=y0, x1=x0 + w, y1=y0 + h,
+            type="rect", x0=x0, y0=y0, x1=x0 + w, y1=y0 + tall,
             line=dict(color="#E67E22", width=3),
         )  # fmt: skip
     fig.update_xaxes(visible=False, range=[-0.5, tiles.shape[1] - 0.5], constrain="domain")
@@ -103,7 +116,7 @@ def grid_figure(
         plot_bgcolor="#DDE3EA",
         margin=dict(t=2, b=2, l=2, r=2),
         width=columns * cell + 4,
-        height=rows * cell + 4,
+        height=int(np.ceil(rows * cell * (tall + gap) / (w + gap))) + 4,
         dragmode=False,
         clickmode="event+select",
     )
