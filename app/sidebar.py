@@ -109,10 +109,10 @@ def _resolve(key: str) -> ActiveDataset:
             return _fall_back(
                 Notice(
                     key,
-                    f"{named.title} is not in the cache and cannot be downloaded here, so "
-                    f"the bundled 8x8 digits are shown instead: put {files} in "
-                    f"{named.cache_folder()} or upload it below.",
-                    f"Download error: {error}",
+                    f"{named.title} cannot be downloaded here, so the bundled 8x8 digits "
+                    "are shown instead.",
+                    f"To use it, put {files} in {named.cache_folder()} or upload it below. "
+                    f"The download said: {error}",
                     retry=True,
                 )
             )

@@ -81,9 +81,12 @@ def test_offline_without_mnist_falls_back_to_digits_in_one_sentence(cache_dir):
     assert len(at.warning) == 1
     folder = cache_dir / "datasets"
     assert _plain(at.warning[0].value) == (
-        "MNIST handwritten digits is not in the cache and cannot be downloaded here, so the "
-        f"bundled 8x8 digits are shown instead: put mnist.npz in {folder} "
-        "or upload it below."
+        "MNIST handwritten digits cannot be downloaded here, so the bundled 8x8 digits are "
+        "shown instead."
+    )
+    assert _plain(at.sidebar.caption[0].value).startswith(
+        f"To use it, put mnist.npz in {folder} or upload it below. The download said: "
+        "mnist.npz: could not download MNIST handwritten digits from http://127.0.0.1:9/"
     )
     assert at.sidebar.warning[0].value == at.warning[0].value  # beside the picker
     assert _metrics(at)["Image size"] == "8 × 8 px"
@@ -231,7 +234,7 @@ def test_builder_shows_counts_and_errors_next_to_the_layer(cache_dir):
     first = layers[0]["id"]
     at.number_input(key=f"L{first}_kernel_size").set_value(9).run()
     assert not at.exception
-    assert [e.value for e in at.error] == [
+    assert [e.value.replace("\\", "") for e in at.error] == [  # shown escaped, as plain text
         "Layer 1 (Conv2D 32@9×9 relu): the 9×9 kernel is larger than its 8×8 input; use a "
         "smaller kernel or padding 'same'."
     ]

@@ -177,4 +177,9 @@ def test_offline_and_read_only_the_picker_still_says_what_is_shown(cache_dir, re
     assert at.selectbox(key="dataset").value == "digits"
     assert _metrics(at)["Image size"] == "8 × 8 px"
     assert len(at.sidebar.warning) == 1
-    assert _plain(at.sidebar.caption[0].value).startswith("Download error: ")
+    folder = cache_dir / "datasets"
+    assert _plain(at.sidebar.caption[0].value) == (
+        f"To use it, put mnist.npz in {folder} or upload it below. The download said: "
+        f"The folder {folder} is read-only here: mnist.npz could not be written "
+        "(Read-only file system)."
+    )

@@ -99,7 +99,7 @@ NAMED_DATASETS: dict[str, NamedDataset] = {
             ),
         ),
     ),
-    "digits": NamedDataset("digits", "scikit-learn 8x8 digits (bundled, offline)", DIGIT_NAMES),
+    "digits": NamedDataset("digits", "scikit-learn 8x8 digits", DIGIT_NAMES),  # works offline
 }
 
 

@@ -1,0 +1,162 @@
+"""The dataset picker and the Data page in a real browser (Chromium driven by Playwright):
+every page at its own path, the offline fallback as it looks, a hostile link, and pixel
+values large enough to read. Screenshots are kept in ``test-artifacts/``."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+import time
+from urllib.parse import quote
+
+import pytest
+
+from tests.browser import ARTIFACTS, chromium, streamlit_server
+
+pytestmark = pytest.mark.browser
+
+PAGES = [
+    ("data", "Data explorer"),
+    ("embeddings", "Embeddings"),
+    ("builder", "Model builder"),
+    ("runs", "Runs"),
+    ("evaluation", "Evaluation"),
+]
+
+
+@pytest.fixture
+def browser():
+    with chromium() as browser:
+        yield browser
+
+
+def _page(browser, width: int, height: int = 1000):
+    return browser.new_page(viewport={"width": width, "height": height})
+
+
+def _no_error(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.get_by_text("Page not found").count() == 0
+
+
+def test_every_page_opens_at_its_own_path(cache_dir, browser):
+    ARTIFACTS.mkdir(exist_ok=True)
+    with streamlit_server(cache_dir.parent / "streamlit.log") as (url, _):
+        page = _page(browser, 1280)
+        for path, title in PAGES:
+            page.goto(f"{url}/{path}?dataset=digits")
+            page.get_by_role("heading", name=title, level=1).wait_for(timeout=60_000)
+            time.sleep(1.0)  # a "Page not found" dialog would open by now
+            _no_error(page)
+            assert page.url.startswith(f"{url}/{path}?"), page.url
+            assert "dataset=digits" in page.url
+        page.screenshot(path=str(ARTIFACTS / "data-paths-evaluation.png"))
+        # The root opens the Data explorer at its own path, keeping the link's parameters.
+        page.goto(f"{url}/?dataset=digits")
+        page.get_by_role("heading", name="Data explorer", level=1).wait_for(timeout=60_000)
+        page.wait_for_url(f"{url}/data?dataset=digits", timeout=10_000)
+        _no_error(page)
+
+
+@pytest.mark.parametrize("width", [1280, 1400])
+def test_offline_first_run_says_digits_in_the_picker_and_warns_beside_it(cache_dir, browser, width):
+    # conftest points downloads at a closed port and the cache is empty: MNIST cannot come.
+    ARTIFACTS.mkdir(exist_ok=True)
+    with streamlit_server(cache_dir.parent / "streamlit.log") as (url, _):
+        page = _page(browser, width)
+        page.goto(url + "/")
+        page.get_by_text("Pixel-wise statistics per class").wait_for(timeout=120_000)
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        picker = sidebar.locator('[data-testid="stSelectbox"]')
+        assert picker.locator("input").input_value() == "scikit-learn 8x8 digits"
+        # The whole name shows: the input is as wide as its text needs.
+        assert picker.locator("input").evaluate("e => e.scrollWidth <= e.clientWidth")
+        warning = sidebar.locator('[data-testid="stAlert"]')
+        warning.wait_for(timeout=10_000)
+        assert warning.locator('[data-testid="stMarkdownContainer"]').inner_text().strip() == (
+            "MNIST handwritten digits cannot be downloaded here, so the bundled 8x8 digits "
+            "are shown instead."
+        )
+        assert warning.bounding_box()["y"] > picker.bounding_box()["y"]  # below the picker
+        # Nothing above the page title: the main column starts with it.
+        main = page.locator('[data-testid="stMain"]')
+        assert main.locator('[data-testid="stAlert"]').count() == 0
+        title = main.get_by_role("heading", name="Data explorer", level=1)
+        assert title.bounding_box()["y"] < 150
+        assert "dataset=digits" in page.url
+        _no_error(page)
+        time.sleep(1)
+        page.screenshot(path=str(ARTIFACTS / f"data-offline-{width}.png"))
+
+
+class _CountingServer:
+    """Records every request made to it: an outside host a hostile link points at."""
+
+    def __init__(self):
+        self.paths: list[str] = []
+        paths = self.paths
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                paths.append(self.path)
+                self.send_response(404)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.host = f"127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+def test_a_hostile_link_fetches_nothing_and_reads_as_typed(cache_dir, browser):
+    ARTIFACTS.mkdir(exist_ok=True)
+    outside = _CountingServer()
+    hostile = f"![t](http://{outside.host}/x.png)"
+    try:
+        with streamlit_server(cache_dir.parent / "streamlit.log") as (url, _):
+            page = _page(browser, 1280)
+            requested: list[str] = []
+            page.on("request", lambda request: requested.append(request.url))
+            page.goto(f"{url}/data?dataset={quote(hostile)}")
+            toast = page.locator('[data-testid="stToast"]')
+            toast.wait_for(timeout=60_000)
+            assert hostile in toast.inner_text()  # shown as typed, not as an image
+            assert toast.locator("img").count() == 0
+            page.get_by_text("Pixel-wise statistics per class").wait_for(timeout=60_000)
+            time.sleep(2)
+            page.screenshot(path=str(ARTIFACTS / "data-hostile-link.png"))
+    finally:
+        outside.httpd.shutdown()
+    assert outside.paths == [] and not any(outside.host in u for u in requested)
+
+
+@pytest.mark.parametrize("width", [1280, 1400])
+def test_pixel_values_are_readable_at_meeting_widths(mnist_cached, browser, width):
+    ARTIFACTS.mkdir(exist_ok=True)
+    with streamlit_server(mnist_cached / "streamlit.log") as (url, _):
+        page = _page(browser, width, height=2600)  # the whole page in one screenshot
+        page.goto(f"{url}/data?dataset=mnist")
+        page.get_by_text("Pixel values of train #0 · label 5").wait_for(timeout=60_000)
+        matrix = page.locator(".st-key-digit_pixels")
+        matrix.locator("svg text").first.wait_for(timeout=30_000)
+        time.sleep(1.5)
+        numbers = matrix.locator(".heatmaplayer text, .textpoint text, g.hm text")
+        if numbers.count() == 0:  # plotly's layer for heat-map text varies by version
+            numbers = matrix.locator("svg text")
+        sizes = numbers.evaluate_all(
+            """els => els.filter(e => /^\\d+$/.test(e.textContent))
+                        .map(e => [parseFloat(getComputedStyle(e).fontSize),
+                                   e.getBoundingClientRect().width,
+                                   e.getBoundingClientRect().height])"""
+        )
+        assert len(sizes) >= 28 * 28, len(sizes)  # every pixel's value is written
+        assert min(size for size, _, _ in sizes) >= 11, sorted({s for s, _, _ in sizes})
+        # A three-digit value fits its cell: no number runs into the next one.
+        area = matrix.locator(".nsewdrag").first.bounding_box()
+        cell = area["width"] / 28
+        assert max(w for _, w, _ in sizes) < cell, (cell, max(w for _, w, _ in sizes))
+        _no_error(page)
+        page.screenshot(path=str(ARTIFACTS / f"data-pixel-values-{width}.png"))
+        matrix.screenshot(path=str(ARTIFACTS / f"data-pixel-matrix-{width}.png"))
