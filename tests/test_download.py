@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import hashlib
 import http.server
 import threading
@@ -251,3 +252,18 @@ def _run_with_registry(command, env, patched, url):
         [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT,
         env={**os.environ, **env, "MNIST_DATASETS_URL": ""}, timeout=300,
     )  # fmt: skip
+
+
+def test_cli_load_of_a_missing_dataset_in_a_read_only_cache_is_one_sentence(cache_dir, read_only, tiny_npz):
+    read_only(cache_dir)
+    result = _cli("load", "mnist")
+    assert result.returncode == 2 and result.stdout == ""
+    folder = cache_dir / "datasets"
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"The folder {folder} is read-only here: mnist.npz could not be written "
+        "(Read-only file system)."
+    )
+    # Loading a file needs no cache at all.
+    result = _cli("load", str(tiny_npz))
+    assert result.returncode == 0 and json.loads(result.stdout)["train_shape"] == [40, 6, 6]
