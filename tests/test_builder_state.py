@@ -233,10 +233,10 @@ def test_the_new_layer_types_train_from_the_form(cache_dir):
     at.selectbox(key=f"L{layers[3]['id']}_padding").set_value("same")
     _widget(at, "number_input", "T", "epochs").set_value(1)
     at.run()
-    assert [row for row in at.dataframe[0].value["layer"]] == [
-        "Input", "RandomRotation ±36°", "RandomTranslation ±0.1×0.1", "RandomZoom ±0.1",
-        "Conv2D 8@3×3 relu", "LayerNormalization", "AveragePooling2D 2", "GlobalAveragePooling2D",
-        "Dense 10 softmax (output)",
+    assert [row for row in at.table[0].value["layer"]] == [
+        "Input", "1 · RandomRotation ±36°", "2 · RandomTranslation ±0.1×0.1",
+        "3 · RandomZoom ±0.1", "4 · Conv2D 8@3×3 relu", "5 · LayerNormalization",
+        "6 · AveragePooling2D 2", "7 · GlobalAveragePooling2D", "Dense 10 softmax (output)",
     ]  # fmt: skip
     assert {m.label: m.value for m in at.metric}["Total parameters"] == "186"  # 80 + 16 + 90
     _button(at, "Train").click().run()

@@ -158,4 +158,4 @@ def test_a_new_entry_is_drawn_as_form_fields(rescaling, cache_dir):
     field = at.number_input(key=f"L{added['id']}_scale")
     assert field.label == "scale" and field.value == 2.0 and field.step == 0.5
     field.set_value(4.0).run()
-    assert at.dataframe[0].value["layer"].tolist()[3] == "Rescaling ×4"
+    assert at.table[0].value["layer"].tolist()[3] == "3 · Rescaling ×4"

@@ -69,7 +69,7 @@ def render(active: ActiveDataset) -> None:
         st.error(plain(note))
     preset_picker()
 
-    left, right = st.columns([4, 3], gap="large")
+    left, right = st.columns([3, 2], gap="medium")
     with left:
         name = name_input()
         st.subheader("Layers")
@@ -207,13 +207,18 @@ def _typed(field: Field, value):
 
 
 def _field_lines(fields, key_of, current_of) -> dict:
-    """Widgets for ``fields``, :data:`FIELDS_PER_LINE` to a line; their values by name."""
+    """Widgets for ``fields``, :data:`FIELDS_PER_LINE` to a line (a line of checkboxes
+    alone takes the whole width); their values by name."""
     values = {}
     fields = list(fields)
     for start in range(0, len(fields), FIELDS_PER_LINE):
-        columns = st.columns(FIELDS_PER_LINE)
-        for column, field in zip(columns, fields[start : start + FIELDS_PER_LINE]):
-            values[field.name] = field_widget(column, field, key_of(field), current_of(field))
+        line = fields[start : start + FIELDS_PER_LINE]
+        if all(field.kind == "bool" for field in line):
+            places = [st.container() for _ in line]
+        else:
+            places = st.columns(FIELDS_PER_LINE)
+        for place, field in zip(places, line):
+            values[field.name] = field_widget(place, field, key_of(field), current_of(field))
     return values
 
 
@@ -241,16 +246,15 @@ def layer_editor() -> tuple[list[LayerSpec], list]:
 def _layer_row(position: int, layer: dict, count: int) -> LayerSpec:
     uid = layer["id"]
     kind = LAYER_TYPES[layer["type"]]
-    head = st.columns([4, 0.6, 0.6, 0.6], vertical_alignment="center")
-    tag = " · *training only*" if kind.training_only else ""
-    head[0].markdown(f"**{position + 1}. {kind.name}**{tag}", help=kind.description)
-    head[1].button("↑", key=f"up-{uid}", on_click=_move, args=(uid, -1),
-                   disabled=position == 0, help="Move up")  # fmt: skip
-    head[2].button("↓", key=f"down-{uid}", on_click=_move, args=(uid, 1),
-                   disabled=position == count - 1, help="Move down")  # fmt: skip
-    head[3].button("✕", key=f"remove-{uid}", on_click=_remove, args=(uid,), help="Remove")
-    if not kind.fields:
-        st.caption(kind.description)
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+        # The registry's names and descriptions: our own text, safe as Markdown.
+        st.markdown(f"**{position + 1}. {kind.name}**", width="stretch")
+        st.button("↑", key=f"up-{uid}", on_click=_move, args=(uid, -1),
+                  disabled=position == 0, help="Move up")  # fmt: skip
+        st.button("↓", key=f"down-{uid}", on_click=_move, args=(uid, 1),
+                  disabled=position == count - 1, help="Move down")  # fmt: skip
+        st.button("✕", key=f"remove-{uid}", on_click=_remove, args=(uid,), help="Remove")
+    st.caption(kind.description)
     values = _field_lines(kind.fields, lambda f: f"L{uid}_{f.name}", lambda f: layer[f.name])
     layer.update(values)
     return LayerSpec(kind.name, values)
@@ -316,18 +320,18 @@ def summary_table(analysis) -> None:
     st.subheader("Summary")
     table = pd.DataFrame(
         [
-            {"#": "" if row.number is None else str(row.number), "layer": row.name,
-             "shape": format_shape(row.output_shape),
+            {"layer": row.name if row.number is None else f"{row.number} · {row.name}",
+             "output": format_shape(row.output_shape),
              "params": "?" if row.params is None else f"{row.params:,}"}
             for row in analysis.rows
         ]
     )  # fmt: skip
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.table(table, hide_index=True)  # wraps long layer names at any width
     if analysis.total_params is not None:
         st.metric("Total parameters", f"{analysis.total_params:,}")
     if analysis.memory_mb is not None:
-        st.caption(f"Training needs about {analysis.memory_mb:,.0f} MB of memory "
-                   f"(limit {max_training_memory_mb():,} MB).")  # fmt: skip
+        st.caption(f"Training needs about {_megabytes(analysis.memory_mb)} of memory (limit "
+                   f"{max_training_memory_mb():,} MB).")  # fmt: skip
     for error in analysis.errors:
         if error.field == "size":
             st.error(plain(str(error)))
@@ -335,6 +339,10 @@ def summary_table(analysis) -> None:
         count = len(analysis.errors)
         st.warning(f"{count} problem{'s' if count > 1 else ''} to fix before training; "
                    "see the red notes.")  # fmt: skip
+
+
+def _megabytes(mb: float) -> str:
+    return f"{mb:.1f} MB" if mb < 10 else f"{mb:,.0f} MB"
 
 
 def train_button(spec: ModelSpec, analysis, key: str, dataset) -> None:
