@@ -59,7 +59,9 @@ def _open_builder(page, url: str) -> None:
 
 def _form(page) -> dict:
     """What the form shows, read from the browser."""
-    value = lambda label: page.get_by_label(label, exact=True).input_value()  # noqa: E731
+    def value(label: str) -> str:
+        return page.get_by_label(label, exact=True).input_value()
+
     return {
         "preset": page.get_by_role("combobox", name="Preset", exact=True).input_value(),
         "name": value("Model name"),

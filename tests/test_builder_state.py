@@ -243,3 +243,15 @@ def test_the_new_layer_types_train_from_the_form(cache_dir):
     record = runs.open_run(at.session_state["builder_run"])
     assert runs.wait(record.directory, timeout=300).state == "done"
     assert record.refresh().summary.params == 186
+
+
+def test_a_hostile_run_in_the_link_is_named_as_plain_text_and_not_opened(cache_dir):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params["dataset"] = "digits"
+    at.query_params["run"] = "![t](http://127.0.0.1:9/x.png)"
+    at.run()
+    at.switch_page("views/builder.py").run()
+    assert not at.exception
+    (error,) = [e.value for e in at.error]
+    assert error.startswith("\\'\\!\\[t\\]\\(http\\:") and "](http" not in error
+    assert "builder_run" not in at.session_state

@@ -114,8 +114,11 @@ def _init_state() -> None:
             preset = spec.name if isinstance(spec.name, str) and spec.name in PRESETS else preset
     _load_spec(spec, notes=notes)
     st.session_state[PRESET] = preset
-    if st.query_params.get("run"):
-        st.session_state[RUN] = st.query_params["run"]
+    if run_id := st.query_params.get("run"):
+        try:
+            st.session_state[RUN] = runs.open_run(run_id).run_id
+        except runs.RunError as exc:  # a hand-made link: say so, as plain text
+            st.session_state[NOTES].append(str(exc))
 
 
 def _load_spec(spec: ModelSpec, *, notes: list[str] = ()) -> None:
