@@ -30,6 +30,7 @@ DATASET_KEY = "dataset"
 ACTIVE_KEY = "active_dataset"
 NOTICE_KEY = "dataset_notice"
 UPLOAD_KEY = "upload"
+UPLOAD_ROUND_KEY = "upload_round"
 UPLOAD_ERROR_KEY = "upload_error"
 DEFAULT = "mnist"
 FALLBACK = "digits"
@@ -84,11 +85,14 @@ def dataset_picker() -> ActiveDataset:
         )
         st.query_params[DATASET_KEY] = active.key
         _show_notice(active.key)
+        # A fresh uploader after each upload: files of the last one are not added to the next.
+        uploader_key = f"{UPLOAD_KEY}-{st.session_state.get(UPLOAD_ROUND_KEY, 0)}"
         st.file_uploader(
             "Upload .npz, .csv or IDX files",
             accept_multiple_files=True,
-            key=UPLOAD_KEY,
+            key=uploader_key,
             on_change=_save_upload,
+            args=(uploader_key,),
             help="An .npz with x_train, y_train, x_test, y_test; a Kaggle digit-recognizer "
             "CSV (label, pixel0, ...); or the four IDX files (train-images-idx3-ubyte, ...). "
             "Uploads are kept in the cache folder and named after their files.",
@@ -158,10 +162,13 @@ def _retry(wanted: str) -> None:
     st.session_state[DATASET_KEY] = wanted
 
 
-def _save_upload() -> None:
-    files = st.session_state.get(UPLOAD_KEY) or []
+def _save_upload(uploader_key: str) -> None:
+    files = st.session_state.get(uploader_key) or []
     if not files:
         return
+    # Whatever happens below, the next upload starts from an empty uploader (and the
+    # uploaded bytes are no longer held by this session).
+    st.session_state[UPLOAD_ROUND_KEY] = st.session_state.get(UPLOAD_ROUND_KEY, 0) + 1
     try:
         path = save_upload([(f.name, f.getvalue()) for f in files])
     except (DatasetError, OSError) as exc:  # a full or read-only uploads folder

@@ -96,7 +96,7 @@ def test_offline_without_mnist_falls_back_to_digits_in_one_sentence(cache_dir):
 
 
 def _upload(at: AppTest, files: list[tuple[str, bytes]]) -> AppTest:
-    uploader = at.file_uploader(key="upload")
+    uploader = at.sidebar.file_uploader[0]
     return uploader.set_value([(n, c, "application/octet-stream") for n, c in files]).run()
 
 

@@ -29,7 +29,7 @@ def _app(dataset: str | None = None) -> AppTest:
 
 
 def _upload(at: AppTest, files: list[tuple[str, bytes]]) -> AppTest:
-    uploader = at.file_uploader(key="upload")
+    uploader = at.sidebar.file_uploader[0]
     return uploader.set_value([(n, c, "application/octet-stream") for n, c in files]).run()
 
 
@@ -62,6 +62,21 @@ def test_a_28x28_kaggle_csv_upload_is_shown_under_its_file_name(tmp_path, cache_
     assert _picker_title(at) == "train.csv"
     assert _plain(at.caption[0].value) == "train.csv · uploaded train.csv"
     assert not any(re.search(r"[0-9a-f]{16}", text) for text in _markdown_texts(at))  # no hash
+
+
+def test_each_upload_starts_from_an_empty_uploader(tmp_path, cache_dir, tiny_npz):
+    """Files of one upload are not added to the next (the uploader keeps files until cleared)."""
+    from mnist_core.data import list_uploads
+
+    at = _upload(_app("digits").run(), [("tiny.npz", tiny_npz.read_bytes())])
+    assert _picker_title(at) == "tiny.npz"
+    assert not at.sidebar.file_uploader[0].value
+    arrays = tiny_arrays(seed=1)
+    csv = write_kaggle_csv(tmp_path / "train.csv", arrays["x_train"], arrays["y_train"])
+    at = _upload(at, [("train.csv", csv.read_bytes())])
+    assert not at.exception and not at.error
+    assert _picker_title(at) == "train.csv"
+    assert sorted(p.name for p in list_uploads()) == ["tiny.npz", "train.csv"]
 
 
 def test_uploaded_fashion_mnist_is_named_and_its_classes_too(tmp_path, cache_dir, fashion_like):  # noqa: F811
@@ -141,7 +156,7 @@ def test_data_page_in_a_read_only_cache_shows_statistics_from_memory(tiny_npz, c
     at = _upload(_app("digits").run(), [("tiny.npz", tiny_npz.read_bytes())])
     key = at.session_state["dataset"]
     loaders.pixel_stats.clear()
-    shutil.rmtree(cache_dir / "stats")  # computed on the first view; not any more
+    shutil.rmtree(cache_dir / "stats", ignore_errors=True)  # as if never computed
     read_only(cache_dir)
     at = _app(key).run()
     assert not at.exception and not at.error
