@@ -149,3 +149,41 @@ def test_lasso_gallery_enlarge_and_a_page_switch_keep_everything(server, cache_d
         page.get_by_text("This UMAP of the test split has not been computed yet.").wait_for(timeout=30_000)
         query = parse_qs(urlparse(page.url).query)
         assert query["method"] == ["umap"] and query["split"] == ["test"] and query["nn"] == ["15"]
+
+
+def test_a_job_failed_on_a_full_disk_is_shown_once_and_retried_on_request(
+    small_disk, monkeypatch, tmp_path
+):
+    """The page polls while a job runs; once the worker has failed on the full disk it
+    shows the sentence and a Retry button, and nothing is submitted again by itself."""
+    from mnist_core.runs import jobs
+    from tests.conftest import fill_disk
+
+    cache = small_disk / "cache"
+    (cache / "embeddings").mkdir(parents=True)
+    monkeypatch.setenv("MNIST_CACHE_DIR", str(cache))
+    fill_disk(small_disk)
+    filler = small_disk / ".filler"
+    with open(filler, "r+b") as f:  # room for the job's small files, not for the result
+        f.truncate(filler.stat().st_size - 48 * 1024)
+    digits = load_dataset("digits")
+    request = embeddings.EmbeddingRequest("digits", digits.fingerprint, "pca", "all", {})
+    ARTIFACTS.mkdir(exist_ok=True)
+    with streamlit_server(tmp_path / "streamlit.log") as (url, _), chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 1200})
+        page.goto(url + "/embeddings?dataset=digits&split=all")
+        error = page.get_by_text(re.compile("^The PCA job failed: "))
+        error.wait_for(timeout=120_000)
+        assert "full" in error.inner_text()
+        submitted = jobs.read_status(request.directory).submitted
+        time.sleep(10)  # what used to resubmit the job every few seconds
+        status = jobs.read_status(request.directory)
+        assert (status.state, status.submitted) == ("failed", submitted)
+        assert page.get_by_role("button", name="Retry").count() == 1
+        page.screenshot(path=str(ARTIFACTS / "embeddings-full-disk-1280.png"), full_page=True)
+
+        filler.unlink()
+        page.get_by_role("button", name="Retry").click()
+        page.get_by_text("Cluster quality").wait_for(timeout=120_000)
+        assert jobs.read_status(request.directory).state == "done"
+        assert page.locator('[data-testid="stException"]').count() == 0

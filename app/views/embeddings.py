@@ -19,6 +19,7 @@ from app import loaders
 from app.embedding_gallery import selection_gallery
 from app.embedding_state import PAGE_STATE, bind, page_state, selection_for, write_url
 from app.sidebar import ActiveDataset, active_dataset
+from app.text import plain
 from mnist_core import embeddings, figures
 from mnist_core.data import Dataset
 from mnist_core.runs import jobs
@@ -51,7 +52,7 @@ def render(active: ActiveDataset) -> None:
         job_progress(request)
         return
     if status.state == "failed":
-        st.error(f"The {method.upper()} job failed: {status.error}")
+        st.error(f"The {method.upper()} job failed: {plain(status.error or 'no reason given.')}")
         st.caption("Nothing is computed again until you press Retry.")
         if st.button("Retry", key="emb_retry", icon=":material/refresh:"):
             try:
