@@ -14,7 +14,6 @@ from mnist_core.data import Dataset, DatasetError, name_upload, stats, upload_in
 from mnist_core.data.uploads import MAX_TITLE_LENGTH, parse_class_names
 
 SPLITS = ["train", "test"]
-PICTURE_PX = 196  # the chosen digit's picture, whatever its size in pixels
 
 
 def render(active: ActiveDataset) -> None:
@@ -122,7 +121,7 @@ def digit_grid(dataset: Dataset) -> None:
             width="content", config={"displayModeBar": False},
         )  # fmt: skip
     with right:
-        st.image(_picture(images[index]), caption=f"{split} #{index}", width=PICTURE_PX)
+        st.image(_picture(images[index]), caption=f"{split} #{index}", width="stretch")
         st.metric("Label", name)
     # Full width: 28 columns of three-digit numbers need ~640 px to be read at 11 px.
     st.markdown(f"**Pixel values of {split} #{index} · label {escape_markdown(name)}**")
@@ -134,7 +133,7 @@ def digit_grid(dataset: Dataset) -> None:
 
 def _picture(image: np.ndarray) -> np.ndarray:
     """The digit as dark ink on white, scaled up by whole pixels so it stays sharp."""
-    scale = max(1, PICTURE_PX // max(image.shape))
+    scale = max(1, 224 // max(image.shape))  # ~224 px, about the column's width
     return np.kron(255 - image, np.ones((scale, scale), dtype=np.uint8))
 
 
