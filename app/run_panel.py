@@ -22,7 +22,7 @@ def run_panel(run_id: str) -> None:
     try:
         record = runs.open_run(run_id)
     except runs.RunError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return
     active = record.status.active or runs.checkpoint_status(record).active
     st.fragment(run_every=1.0 if active else None)(_run_view)(run_id, active)
@@ -32,7 +32,7 @@ def _run_view(run_id: str, was_active: bool) -> None:
     try:
         record = runs.open_run(run_id)
     except runs.RunError as exc:  # deleted meanwhile
-        st.error(str(exc))
+        st.error(plain(exc))
         return
     status, state = record.status, record.state
     if was_active and not (status.active or runs.checkpoint_status(record).active):
@@ -61,11 +61,11 @@ def _run_view(run_id: str, was_active: bool) -> None:
                        else "Stopping after the current batch…")  # fmt: skip
         elif st.button("Cancel" if state == "queued" else "Stop", key=f"stop-{record.run_id}",
                        icon=":material/stop_circle:"):  # fmt: skip
-            st.caption(runs.stop(record))
+            st.caption(plain(runs.stop(record)))
     if any(e["type"] in ("batch", "epoch") for e in events):
         st.plotly_chart(figures.training.curves_figure(events), key=f"curves-{record.run_id}")
     if state in ("failed", "diverged", "damaged"):
-        st.error(status.error or f"The run {state}.")
+        st.error(plain(status.error or f"The run {state}."))
     if state == "failed":
         _kept_checkpoint(record)
     if record.evaluated:
@@ -91,7 +91,7 @@ def _kept_checkpoint(record: runs.RunRecord) -> None:
         runs.evaluate_checkpoint(record)
         st.rerun()
     elif job.state == "failed":
-        st.error(job.error or "Evaluating the kept model failed.")
+        st.error(plain(job.error or "Evaluating the kept model failed."))
 
 
 def _run_result(record: runs.RunRecord) -> None:

@@ -154,7 +154,7 @@ def test_server_never_imports_tensorflow_or_umap(mnist_cached):
 
     for run in (mnist_cached / "runs").iterdir():
         if run.is_dir() and not run.name.startswith("."):
-            assert jobs.wait(run, timeout=300)["state"] == "done"
+            assert jobs.wait(run, timeout=300).state == "done"
 
 
 def test_link_to_a_missing_dataset_opens_mnist_and_says_so(mnist_cached):

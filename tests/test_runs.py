@@ -15,7 +15,7 @@ import pytest
 
 from mnist_core import runs
 from mnist_core.data import load_dataset
-from mnist_core.models.spec import (
+from mnist_core.models import (
     PRESETS,
     EarlyStoppingSpec,
     LayerSpec,

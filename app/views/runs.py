@@ -111,7 +111,7 @@ def actions(chosen: list[runs.RunRecord], all_runs: list[runs.RunRecord]) -> Non
     if c_stop.button(f"Stop selected ({len(active_chosen)})", icon=":material/stop_circle:",
                      disabled=not active_chosen, width="stretch", key="stop_selected"):  # fmt: skip
         for sentence in runs.stop_many(active_chosen):
-            st.toast(sentence)
+            st.toast(plain(sentence))
     with c_delete.popover(f"Delete selected ({len(chosen)})", icon=":material/delete:",
                           disabled=not chosen, width="stretch"):  # fmt: skip
         st.write(f"Delete {len(chosen)} run{'s' if len(chosen) != 1 else ''} and all their "
@@ -119,7 +119,7 @@ def actions(chosen: list[runs.RunRecord], all_runs: list[runs.RunRecord]) -> Non
         if st.button("Delete", type="primary", key="confirm_delete"):
             deleted, refused = runs.delete_many(chosen)
             for sentence in refused:
-                st.error(sentence)
+                st.error(plain(sentence))
             if deleted and not refused:
                 st.session_state.pop(SELECTED_RUN, None)
                 st.query_params.pop("run", None)
@@ -195,7 +195,7 @@ def _launch(specs: list, key: str, dataset) -> None:
             )  # fmt: skip
             runs.start(record)
     except (ValueError, OSError) as exc:  # SpecError, RunError, StorageError
-        st.error(str(exc))
+        st.error(plain(exc))
         return
     st.toast(f"{len(specs)} run{'s' if len(specs) > 1 else ''} queued; "
              f"{runs.max_training()} trains at a time.")  # fmt: skip
