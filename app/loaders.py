@@ -92,16 +92,27 @@ def forget_dataset(dataset_key: str) -> None:
     dataset_cache().pop((str(paths.cache_dir()), dataset_key))
 
 
-@st.cache_resource(show_spinner=False, ttl=600)
 def download_error(name: str) -> str | None:
     """Download a named dataset in a child process (so this server never imports
     TensorFlow); the error sentence, or None. A failure is remembered for ten minutes,
     so reruns and other sessions do not retry it on every click."""
+    return _download_error(name, str(paths.cache_dir()))
+
+
+@st.cache_resource(show_spinner=False, ttl=600)
+def _download_error(name: str, cache_folder: str) -> str | None:
+    # ``cache_folder`` is part of the key: a failure to write one folder says nothing
+    # about another (tests and scripts move it).
     try:
         fetch(name, in_subprocess=True)
     except (DatasetError, OSError) as exc:
         return str(exc)
     return None
+
+
+def forget_download_errors() -> None:
+    """Let the next :func:`download_error` try again (the user asked to)."""
+    _download_error.clear()
 
 
 @st.cache_data(show_spinner="Computing pixel statistics…", max_entries=16)

@@ -157,7 +157,7 @@ def _picked() -> None:
 
 
 def _retry(wanted: str) -> None:
-    loaders.download_error.clear()
+    loaders.forget_download_errors()
     st.session_state.pop(NOTICE_KEY, None)
     st.session_state[DATASET_KEY] = wanted
 

@@ -198,3 +198,18 @@ def test_offline_and_read_only_the_picker_still_says_what_is_shown(cache_dir, re
         f"The folder {folder} is read-only here: mnist.npz could not be written "
         "(Read-only file system)."
     )
+
+
+def test_try_the_download_again_shows_mnist_once_it_is_there(cache_dir, mnist_npz):
+    import os
+
+    at = _app("mnist").run()  # offline: the digits, and a button to try again
+    assert at.selectbox(key="dataset").value == "digits"
+    target = cache_dir / "datasets" / "mnist.npz"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(mnist_npz, target)  # as if the network came back and the file arrived
+    next(b for b in at.sidebar.button if b.label == "Try the download again").click().run()
+    assert not at.exception
+    assert at.selectbox(key="dataset").value == "mnist"
+    assert _metrics(at)["Training images"] == "60,000"
+    assert not at.sidebar.warning  # the notice went with the fallback

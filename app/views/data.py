@@ -124,10 +124,12 @@ def digit_grid(dataset: Dataset) -> None:
         st.image(_picture(images[index]), caption=f"{split} #{index}", width="stretch")
         st.metric("Label", name)
     # Full width: 28 columns of three-digit numbers need ~640 px to be read at 11 px.
-    st.markdown(f"**Pixel values of {split} #{index} · label {escape_markdown(name)}**")
+    # (Class names never hold "<" or ">", which plotly would read as markup.)
     st.plotly_chart(
-        figures.digits.pixels_figure(images[index]), key="digit_pixels", width="content",
-        config={"displayModeBar": False},
+        figures.digits.pixels_figure(
+            images[index], title=f"Pixel values of {split} #{index} · label {name}"
+        ),
+        key="digit_pixels", width="content", config={"displayModeBar": False},
     )  # fmt: skip
 
 
