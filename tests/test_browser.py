@@ -30,6 +30,7 @@ def test_data_page_shows_the_grid_and_a_click_enlarges_a_digit(server, page):
     page.get_by_text("Pixel-wise statistics per class").wait_for(timeout=60_000)
     page.get_by_text("train #0 · label 5").wait_for(timeout=30_000)
     charts = page.locator('[data-testid="stPlotlyChart"]')
+    charts.nth(3).wait_for(timeout=30_000)  # the statistics are drawn last
     assert charts.count() == 4  # class balance, grid, enlarged digit, statistics
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.get_by_text("60,000", exact=True).count() == 1
