@@ -1,56 +1,43 @@
-"""Streamlit caches of a run's evaluation and report, shared by all sessions."""
+"""Streamlit caches of a run's evaluation and report, shared by all sessions.
+
+Keyed by the run id and :func:`results_key` (the run's ``stamp``, which changes when its
+results change, plus what the run's record says about them), so a re-evaluated run is never
+served stale. The dataset comes through the app's shared dataset cache, so evaluating a run
+does not load a second copy of MNIST.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import json
 
 import streamlit as st
 
-from app.loaders import UPLOAD_PREFIX, dataset
-from mnist_core import evaluation, runs
-from mnist_core.data import NAMED_DATASETS, Dataset, load_dataset
+from app.loaders import dataset_of_source
+from mnist_core import runs
+from mnist_core.data import DatasetError
+from mnist_core.evaluation import RunEvaluation, evaluate_run
 from mnist_core.evaluation.report import build_report
-from mnist_core.paths import uploads_dir
+
+
+def results_key(record: runs.RunRecord) -> str:
+    """What a run's evaluation depends on besides its id, as one string for the caches."""
+    summary = record.summary.to_json() if record.summary else None
+    return json.dumps([record.stamp, record.state, record.name, summary], default=str)
 
 
 @st.cache_resource(show_spinner="Reading the run's predictions…", max_entries=16)
-def run_evaluation(run_id: str, stamp: float) -> dict:
-    """Everything the Evaluation page shows about a run, from its directory (``stamp``, the
-    predictions file's mtime, keeps a replaced file from being served stale)."""
-    directory = runs.run_path(run_id)
-    info = runs.read_json(directory / "run.json") or {}
-    probabilities, y_true, data = evaluation.run_predictions(
-        directory, dataset=_dataset_of_run(str(info.get("dataset", "?")))
-    )
-    y_pred = probabilities.argmax(axis=1)
-    return {
-        "info": info,
-        "summary": runs.read_json(directory / "summary.json") or {},
-        "dataset": data,
-        "probabilities": probabilities,
-        "y_true": y_true,
-        "y_pred": y_pred,
-        "stats": evaluation.classification_stats(y_true, y_pred, class_names=data.class_names),
-        "mistakes": evaluation.mistakes(y_true, probabilities),
-        "label_errors": evaluation.likely_label_errors(y_true, probabilities, top=60),
-    }
-
-
-def _dataset_of_run(source: str) -> Dataset:
-    """The dataset a run was trained on, through the shared caches where possible."""
-    if source in NAMED_DATASETS:
-        return dataset(source)
-    path = Path(source)
-    if path.is_relative_to(uploads_dir().resolve()):
-        return dataset(UPLOAD_PREFIX + path.relative_to(uploads_dir().resolve()).as_posix())
-    return _dataset_from_path(source)
-
-
-@st.cache_resource(max_entries=4)
-def _dataset_from_path(source: str) -> Dataset:
-    return load_dataset(source, download=False)
+def run_evaluation(run_id: str, key: str) -> RunEvaluation:
+    """:func:`~mnist_core.evaluation.evaluate_run` of run ``run_id`` (read-only, shared).
+    Raises RunError (one sentence) when it cannot be evaluated; errors are not cached."""
+    record = runs.open_run(run_id)
+    try:
+        data = dataset_of_source(record.dataset)
+    except DatasetError as exc:
+        raise runs.RunError(f"Run {run_id}: {exc}") from None
+    return evaluate_run(record, dataset=data)
 
 
 @st.cache_data(show_spinner="Writing the report…", max_entries=4)
-def report_html(run_id: str, stamp: float) -> str:
-    return build_report(runs.run_path(run_id))
+def report_html(run_id: str, key: str) -> str:
+    """The HTML report of run ``run_id`` (``key``: see :func:`results_key`)."""
+    return build_report(run_evaluation(run_id, key))

@@ -153,21 +153,20 @@ def _epoch_line(event: dict) -> str:
 
 def _cmd_evaluate(args: argparse.Namespace) -> dict:
     from mnist_core import runs
-    from mnist_core.evaluation.report import overall_json
+    from mnist_core.evaluation import evaluate_run
 
-    return overall_json(runs.run_path(args.run_id))
+    return evaluate_run(runs.open_run(args.run_id)).to_json()
 
 
 def _cmd_report(args: argparse.Namespace) -> dict:
-    from pathlib import Path
-
     from mnist_core import runs
-    from mnist_core.evaluation.report import build_report
+    from mnist_core.evaluation import evaluate_run
+    from mnist_core.evaluation.report import build_report, check_destination, save_report
 
-    text = build_report(runs.run_path(args.run_id))
-    Path(args.output).write_text(text, encoding="utf-8")
-    return {"run_id": args.run_id, "report": str(Path(args.output).resolve()),
-            "bytes": len(text.encode())}  # fmt: skip
+    check_destination(args.output)  # before the work, so a wrong -o fails at once
+    text = build_report(evaluate_run(runs.open_run(args.run_id)))
+    written = save_report(text, args.output)
+    return {"run_id": args.run_id, "report": str(written.resolve()), "bytes": len(text.encode())}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -209,13 +208,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, help="override the spec's epochs")
     train.set_defaults(run=_cmd_train)
 
-    evaluate = commands.add_parser("evaluate", help="overall test statistics of a run as JSON")
+    evaluate = commands.add_parser(
+        "evaluate", help="test statistics of a run (overall and per class, caret's) as JSON"
+    )
     evaluate.add_argument("run_id")
     evaluate.set_defaults(run=_cmd_evaluate)
 
     report = commands.add_parser("report", help="write a self-contained HTML report of a run")
     report.add_argument("run_id")
-    report.add_argument("-o", "--output", required=True, help="the HTML file to write")
+    report.add_argument("-o", "--output", required=True,
+                        help="the HTML file to write (in an existing folder)")  # fmt: skip
     report.set_defaults(run=_cmd_report)
     return parser
 

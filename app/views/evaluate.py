@@ -1,145 +1,194 @@
-"""Evaluation: how a finished run does on the test set, all from its directory.
+"""Evaluation: how a run does on the test set, drawn from its ``evaluate_run``.
 
-Headline, confusion matrix (click a cell for its digits), caret-style statistics, the
-mistakes, a mismatch plot, likely label errors, and a report to download for meetings.
+The run picker, the headline (accuracy with its interval) and the report, the confusion
+matrix (click a cell for its digits), caret's statistics, the mistakes, the mismatch plot,
+the likely label errors.
 """
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from app import run_cache
 from app.sidebar import ActiveDataset, active_dataset
+from app.text import plain
 from mnist_core import evaluation, figures, runs
+from mnist_core.evaluation import RunEvaluation, tables
 
 NORMALIZATION_LABELS = {"true": "by true class", "pred": "by predicted class", "all": "of all",
                         "none": "counts only"}  # fmt: skip
 GALLERY_MAX = 100
+# The run a user is looking at, shared with the Builder and Runs pages (and ?run= in the URL).
+SELECTED_RUN = "selected_run"
+PICKER = "eval_run"
 
 
 def render(active: ActiveDataset) -> None:
     st.title("Evaluation")
-    finished = [r for r in runs.list_runs()
-                if r.state in ("done", "stopped") and (r.directory / "test_probabilities.npy").exists()]  # fmt: skip
-    if not finished:
+    evaluated = [r for r in runs.list_runs() if r.evaluated]
+    if not evaluated:
         st.info("No finished run yet: train one on the Model builder page.")
         return
-    run = run_picker(finished)
-    stamp = (run.directory / "test_probabilities.npy").stat().st_mtime
+    run = run_picker(evaluated)
     try:
-        ev = run_cache.run_evaluation(run.run_id, stamp)
+        ev = run_cache.run_evaluation(run.run_id, run_cache.results_key(run))
     except runs.RunError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return
-    names = ev["dataset"].class_names
-    headline(ev, run)
-    confusion_section(ev, names)
+    except OSError as exc:
+        from mnist_core.diskcache import storage_error
+
+        st.error(plain(storage_error(exc, run.directory)))
+        return
+    headline(ev)
+    confusion_section(ev)
     statistics_section(ev)
-    mistakes_section(ev, names)
+    mistakes_section(ev)
     st.subheader("Mismatches: true against predicted")
     st.caption("Errors only; each bubble is one kind of mistake, sized by how often it happens.")
-    st.plotly_chart(figures.evaluation.mismatch_figure(ev["stats"]["confusion"], class_names=names),
+    st.plotly_chart(figures.evaluation.mismatch_figure(ev.confusion, class_names=ev.class_names),
                     key="mismatch")  # fmt: skip
-    label_errors_section(ev, names)
+    label_errors_section(ev)
 
 
-def run_picker(finished: list[runs.RunInfo]) -> runs.RunInfo:
-    by_id = {r.run_id: r for r in finished}
-    wanted = st.query_params.get("run")
-    index = list(by_id).index(wanted) if wanted in by_id else 0
+def best_run(records: list[runs.RunRecord]) -> runs.RunRecord:
+    """The finished run with the highest test accuracy (the newest of equals); any
+    evaluated run when none finished."""
+    finished = [r for r in records if r.state == "done"] or records
+    return max(finished, key=lambda r: r.summary.test_accuracy if r.summary else -1.0)
+
+
+def run_picker(records: list[runs.RunRecord]) -> runs.RunRecord:
+    """The run to show: ``?run=``, else the run the user was looking at on another page,
+    else the best finished run. Kept for the session and in the URL."""
+    by_id = {r.run_id: r for r in records}
+    asked = st.query_params.get("run") or None
+    if asked is not None and asked not in by_id:
+        st.warning(f"Run {literal(asked)} has no test results to show (it does not exist, or "
+                   "has not finished); showing another run.")  # fmt: skip
+    shown = next(
+        (c for c in (asked, st.session_state.get(SELECTED_RUN)) if c in by_id),
+        best_run(records).run_id,
+    )
+    labels = runs.distinguishing_labels(records)
 
     def label(run_id: str) -> str:
         r = by_id[run_id]
-        accuracy = (r.summary or {}).get("test_accuracy")
-        acc = f" · {accuracy:.2%}" if accuracy is not None else ""
-        return f"{run_id} · {r.info.get('name', '?')} on {str(r.info.get('dataset', '?')).rsplit('/', 1)[-1]}{acc}"
+        parts = [labels[run_id], r.dataset_name]
+        if r.summary and r.summary.test_accuracy is not None:
+            parts.append(f"{r.summary.test_accuracy:.2%}")
+        if r.state != "done":
+            parts.append(r.state)
+        return " · ".join(parts)
 
-    run_id = st.selectbox("Run", list(by_id), index=index, format_func=label, key="eval_run")
-    st.query_params["run"] = run_id
-    return by_id[run_id]
+    # The picker shows ``shown``; a pick goes to the session and the URL before the rerun.
+    st.session_state[PICKER] = shown
+    st.selectbox("Run", list(by_id), format_func=label, key=PICKER, on_change=_picked,
+                 help="Runs with test results, labelled by name and what differs between "
+                 "runs of the same name; then dataset and test accuracy.")  # fmt: skip
+    st.session_state[SELECTED_RUN] = shown
+    st.query_params["run"] = shown
+    return by_id[shown]
 
 
-def headline(ev: dict, run: runs.RunInfo) -> None:
-    overall, summary = ev["stats"]["overall"], ev["summary"]
+def literal(text: object) -> str:
+    """``text`` as a Markdown code span: shown exactly as typed, never as a link, an image
+    or a directive (a fence longer than any run of backticks in it)."""
+    text = " ".join(str(text).split())
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _picked() -> None:
+    st.session_state[SELECTED_RUN] = st.session_state[PICKER]
+    st.query_params["run"] = st.session_state[PICKER]
+
+
+def headline(ev: RunEvaluation) -> None:
+    overall, run = ev.overall, ev.run
+    ci = f"{overall['accuracy_ci_low']:.2%} – {overall['accuracy_ci_high']:.2%}"
     cols = st.columns(5)
-    cols[0].metric("Test accuracy", f"{overall['accuracy']:.2%}",
-                   help=f"Exact 95 % interval: {overall['accuracy_ci_low']:.2%} – "
-                   f"{overall['accuracy_ci_high']:.2%}")  # fmt: skip
-    cols[0].caption(f"95 % CI {overall['accuracy_ci_low']:.2%} – {overall['accuracy_ci_high']:.2%}")
-    cols[1].metric("Kappa", f"{overall['kappa']:.4f}")
-    cols[2].metric("Mismatches", f"{overall['mismatches']:,}")
-    cols[2].caption(f"{overall['mismatches']:,} mismatches of {overall['n']:,} test digits")
-    cols[3].metric("Parameters", f"{summary['params']:,}" if summary.get("params") else "—")
-    cols[4].metric("Training time", f"{summary.get('wall_seconds', 0):.0f} s",
-                   help=f"{summary.get('epochs_run') or 'no'} epochs")  # fmt: skip
-    if run.state == "stopped":
-        st.caption("This run was stopped before its last epoch; these are the weights it had then.")
-    stamp = (run.directory / "test_probabilities.npy").stat().st_mtime
+    cols[0].metric("Test accuracy", f"{overall['accuracy']:.2%}", help=f"Exact 95% interval: {ci}")
+    cols[0].caption(f"95% CI {ci}")
+    cols[1].metric("Kappa", tables.format_ratio(overall["kappa"]))
+    cols[2].metric("Mismatches", tables.format_count(overall["mismatches"]))
+    cols[2].caption(f"of {tables.format_count(overall['n'])} test images")
+    summary = run.summary
+    cols[3].metric("Parameters", tables.format_count(summary.params if summary else None))
+    seconds = summary.wall_seconds if summary else None
+    cols[4].metric("Training time", tables.NA if seconds is None else f"{seconds:,.0f} s",
+                   help=f"{summary.epochs_run or 'no'} epochs" if summary else None)  # fmt: skip
+    # User strings (the run's name, an upload's file name) as text, never Markdown.
+    about = f"Run {run.run_id}, {run.name} on {run.dataset_name}"
+    if run.state == "done":
+        st.text(f"{about}: results of the {ev.weights}.")
+    else:
+        st.text(f"{about}, is {run.state}: its results are those of the {ev.weights}.")
     st.download_button(
         # Built on click (on another thread), so opening the page never waits for it.
-        "Download report (HTML)", data=lambda: run_cache.report_html(run.run_id, stamp),
+        "Download report (HTML)",
+        data=lambda: run_cache.report_html(run.run_id, run_cache.results_key(run)),
         file_name=f"report-{run.run_id}.html", mime="text/html", icon=":material/download:",
-        help="One self-contained file: spec, summary, curves, confusion matrix, statistics and "
-        "the 25 most confident mistakes. Opens offline.",
+        help="One self-contained file: model, summary, curves, confusion matrix, statistics and "
+        "the 25 most confident mistakes. Opens offline and prints on A4 or letter.",
     )  # fmt: skip
 
 
-def confusion_section(ev: dict, names) -> None:
+def confusion_section(ev: RunEvaluation) -> None:
     st.subheader("Confusion matrix")
     how = st.segmented_control(
         "Percentages", list(NORMALIZATION_LABELS), format_func=NORMALIZATION_LABELS.get,
         default="true", required=True, key="cm_normalization",
     )  # fmt: skip
-    cm = ev["stats"]["confusion"]
-    chart_key = f"cm-{ev['info'].get('run_id')}"
-    cell = _clicked_cell(chart_key)
-    left, right = st.columns([3, 2], gap="medium")
-    with left:
-        st.caption("Click a cell to see its digits.")
-        st.plotly_chart(
-            figures.evaluation.confusion_figure(
-                cm, class_names=names,
-                normalized=None if how == "none" else evaluation.normalize(cm, how),
-                normalization_label=NORMALIZATION_LABELS[how], selected=cell,
-            ),
-            key=chart_key, on_select="rerun", selection_mode="points", width="content",
-            config={"displayModeBar": False},
-        )  # fmt: skip
-    with right:
-        if cell is None:
-            st.caption("No cell chosen yet.")
-            return
-        true, pred = cell
-        rows = np.flatnonzero((ev["y_true"] == true) & (ev["y_pred"] == pred))
-        st.markdown(f"**True {names[true]}, predicted {names[pred]}: {len(rows):,} digits**")
-        if len(rows):
-            _gallery(ev, rows[:GALLERY_MAX], names, key="cell_gallery")
+    cm, names = ev.confusion, ev.class_names
+    chart_key = f"cm-{ev.run.run_id}"
+    cell = figures.evaluation.clicked_cell(st.session_state.get(chart_key))
+    # The matrix gets the page's whole width (at 1,280 px it needs most of it); the digits
+    # of the clicked cell come below it.
+    st.caption("Click a cell to see its digits.")
+    st.plotly_chart(
+        figures.evaluation.confusion_figure(
+            cm, class_names=names,
+            normalized=None if how == "none" else evaluation.normalize(cm, how),
+            normalization_label=NORMALIZATION_LABELS[how], selected=cell,
+        ),
+        key=chart_key, on_select="rerun", selection_mode="points", width="content",
+        config={"displayModeBar": False},
+    )  # fmt: skip
+    if cell is None:
+        st.caption("No cell chosen yet.")
+        return
+    true, pred = cell
+    rows = np.flatnonzero((ev.y_true == true) & (ev.y_pred == pred))
+    st.text(f"True {names[true]}, predicted {names[pred]}: {len(rows):,} digits"
+            + (f" (the first {GALLERY_MAX} shown)" if len(rows) > GALLERY_MAX else ""))  # fmt: skip
+    if len(rows):
+        _gallery(ev, rows[:GALLERY_MAX], key="cell_gallery", columns=10)
 
 
-def _clicked_cell(chart_key: str) -> tuple[int, int] | None:
-    return figures.evaluation.clicked_cell(st.session_state.get(chart_key))
-
-
-def statistics_section(ev: dict) -> None:
+def statistics_section(ev: RunEvaluation) -> None:
     st.subheader("Statistics")
-    overall = ev["stats"]["overall"]
-    left, right = st.columns([1, 3])
+    st.caption("R caret's `confusionMatrix(mode = \"everything\")`: overall, then each class "
+               "against all others. NA where a ratio is 0/0.")  # fmt: skip
+    left, _ = st.columns([2, 3])
+    name_column = {"_index": st.column_config.TextColumn("Statistic", width=180)}
     with left:
-        st.dataframe(
-            pd.DataFrame({"value": [f"{v:.4g}" if isinstance(v, float) else f"{v:,}"
-                                    for v in overall.values()]}, index=list(overall)),
-            width="stretch",
-        )  # fmt: skip
-    with right:
-        st.dataframe(ev["stats"]["per_class"].round(4), width="stretch")
-        st.caption("One-vs-all per class, with the definitions of R caret's "
-                   "`confusionMatrix(mode = \"everything\")`.")  # fmt: skip
+        st.dataframe(tables.overall_table(ev.stats), width="stretch", height="content",
+                     column_config={**name_column, "Value": st.column_config.TextColumn(
+                         alignment="right")})  # fmt: skip
+    per_class = tables.per_class_table(ev.stats)
+    st.dataframe(per_class, width="stretch", height="content", column_config={
+        **name_column,
+        **{str(c): st.column_config.TextColumn(str(c), alignment="right") for c in per_class.columns},
+    })  # fmt: skip
 
 
-def mistakes_section(ev: dict, names) -> None:
-    mistakes = ev["mistakes"]
+def mistakes_section(ev: RunEvaluation) -> None:
+    mistakes, names = ev.mistakes, ev.class_names
     st.subheader(f"Mistakes ({len(mistakes):,})")
     c_true, c_pred = st.columns(2)
     options = [None, *range(len(names))]
@@ -159,47 +208,53 @@ def mistakes_section(ev: dict, names) -> None:
         return
     st.caption(f"{len(chosen):,} mistakes, most confident first"
                + (f"; the first {GALLERY_MAX} shown" if len(chosen) > GALLERY_MAX else "")
-               + ". Label: true→predicted and confidence. Click one for its top-3 classes.")  # fmt: skip
+               + ". Each digit reads true→predicted and the model's confidence in its "
+               "prediction. Click one for its three most probable classes.")  # fmt: skip
     shown = chosen.head(GALLERY_MAX)
     left, right = st.columns([3, 1])
     with left:
-        key = f"mistakes-{true}-{pred}"
-        captions = [f"{names[t]}→{names[p]} {c:.0%}" for t, p, c in
+        captions = [tables.mistake_caption(names, t, p, c) for t, p, c in
                     zip(shown["true"], shown["predicted"], shown["confidence"])]  # fmt: skip
-        picked = _gallery(ev, shown["index"].to_numpy(), names, key=key, captions=captions,
-                          clickable=True)  # fmt: skip
+        picked = _gallery(ev, shown["index"].to_numpy(), key=f"mistakes-{true}-{pred}",
+                          captions=captions, clickable=True)  # fmt: skip
     with right:
-        index = int(shown["index"].iloc[picked or 0])
-        st.markdown(f"**Test #{index}**: true {names[ev['y_true'][index]]}")
-        st.plotly_chart(figures.evaluation.top_probabilities_figure(ev["probabilities"][index], class_names=names),
-                        key="top3")  # fmt: skip
+        position = picked or 0
+        index = int(shown["index"].iloc[position])
+        given, predicted = int(ev.y_true[index]), int(ev.y_pred[index])
+        st.text(f"Test image {index:,}: {captions[position]}")
+        # The bars name the same classes as the caption: which one is true, which predicted.
+        bar_names = [f"{n} (true)" if i == given else f"{n} (predicted)" if i == predicted else n
+                     for i, n in enumerate(names)]  # fmt: skip
+        st.plotly_chart(figures.evaluation.top_probabilities_figure(
+            ev.probabilities[index], class_names=tuple(bar_names)),
+            key="top3", config={"displayModeBar": False})  # fmt: skip
 
 
-def label_errors_section(ev: dict, names) -> None:
-    errors = ev["label_errors"]
+def label_errors_section(ev: RunEvaluation) -> None:
+    errors, names = ev.label_errors, ev.class_names
     st.subheader("Likely label errors")
     st.caption(
         "The test digits whose given label the model finds least likely (ranked by the "
-        "probability of the given label, as cleanlab's self-confidence). Label: given / model "
-        "says / probability the model gives the given label."
+        "probability of the given label, as cleanlab's self-confidence). Each digit reads "
+        "given label / the model's label, and the probability the model gives the given label."
     )
     if errors.empty:
         st.caption("None: the model agrees with every label.")
         return
-    captions = [f"{names[g]}/{names[m]} {p:.1%}" for g, m, p in
+    captions = [f"{names[g]} / {names[m]} {p:.1%}" for g, m, p in
                 zip(errors["given"], errors["model_says"], errors["p_given"])]  # fmt: skip
-    _gallery(ev, errors["index"].to_numpy(), names, key="label_errors", captions=captions)
+    _gallery(ev, errors["index"].to_numpy(), key="label_errors", captions=captions)
 
 
-def _gallery(ev, rows, names, *, key, captions=None, clickable=False) -> int | None:
+def _gallery(ev: RunEvaluation, rows, *, key, captions=None, clickable=False,
+             columns: int = 8) -> int | None:  # fmt: skip
     """A grid of test digits; with ``clickable``, the position of the one clicked."""
-    images = ev["dataset"].x_test[rows]
-    columns = min(10, len(rows))
+    columns = min(columns, len(rows))
     state = st.session_state.get(key) if clickable else None
     picked = figures.digits.clicked_digit(state, n=len(rows))
     fig = figures.digits.grid_figure(
-        images, ev["y_true"][rows], rows, class_names=names, columns=columns, captions=captions,
-        cell=72 if captions else 56, selected=picked,
+        ev.dataset.x_test[rows], ev.y_true[rows], rows, class_names=ev.class_names,
+        columns=columns, captions=captions, cell=84 if captions else 56, selected=picked,
     )  # fmt: skip
     st.plotly_chart(fig, key=key, width="content", config={"displayModeBar": False},
                     **({"on_select": "rerun", "selection_mode": "points"} if clickable else {}))

@@ -1,23 +1,30 @@
 """Evaluation of a classifier's test-set predictions: caret-style statistics, confusion
-matrices, mistakes and likely label errors. NumPy, pandas and SciPy only (no TensorFlow).
+matrices, mistakes and likely label errors. Arrays in, numbers out: nothing here reads a
+file (:mod:`mnist_core.evaluation.run_evaluation` reads a run). NumPy, pandas, SciPy only.
 
 :func:`classification_stats` follows R caret's ``confusionMatrix(mode = "everything")``:
 overall accuracy with its exact (Clopper–Pearson) 95 % interval, the no-information rate
-and the one-sided binomial p-value of accuracy > NIR, Cohen's kappa; and per class,
-one-vs-all, sensitivity, specificity, predictive values, precision, recall, F1,
+and the one-sided binomial p-value of accuracy > NIR, Cohen's kappa, McNemar's test; and
+per class, one-vs-all, sensitivity, specificity, predictive values, precision, recall, F1,
 prevalence, detection rate and prevalence, balanced accuracy.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 __all__ = [
     "NORMALIZATIONS",
+    "OVERALL_STATISTICS",
+    "PER_CLASS_STATISTICS",
+    "ClassificationStats",
     "classification_stats",
     "confusion_matrix",
     "likely_label_errors",
+    "mcnemar_p_value",
     "mistakes",
     "normalize",
 ]
@@ -56,15 +63,41 @@ def normalize(matrix: np.ndarray, how: str) -> np.ndarray:
     return np.nan_to_num(out)
 
 
+@dataclass(frozen=True, eq=False)
+class ClassificationStats:
+    """What :func:`classification_stats` computes.
+
+    Attributes:
+        overall: ``accuracy``, ``accuracy_ci_low``, ``accuracy_ci_high`` (exact 95 %
+            interval), ``no_information_rate``, ``p_value_acc_gt_nir``, ``kappa``,
+            ``mcnemar_p_value`` (NaN where R gives NA), ``n`` and ``mismatches`` (ints).
+        per_class: DataFrame indexed by class name, one column per statistic of
+            :data:`PER_CLASS_STATISTICS`; NaN where a ratio is 0/0 (caret's NA).
+        confusion: int ndarray of shape (k, k), rows true classes, columns predictions.
+    """
+
+    overall: dict[str, float | int]
+    per_class: pd.DataFrame
+    confusion: np.ndarray
+
+
+OVERALL_STATISTICS = ("accuracy", "accuracy_ci_low", "accuracy_ci_high", "no_information_rate",
+                      "p_value_acc_gt_nir", "kappa", "mcnemar_p_value", "n", "mismatches")  # fmt: skip
+PER_CLASS_STATISTICS = ("sensitivity", "specificity", "pos_pred_value", "neg_pred_value",
+                        "precision", "recall", "f1", "prevalence", "detection_rate",
+                        "detection_prevalence", "balanced_accuracy")  # fmt: skip
+
+
 def classification_stats(
     y_true: np.ndarray, y_pred: np.ndarray, *, class_names: tuple[str, ...] | None = None
-) -> dict:
+) -> ClassificationStats:
     """caret's ``confusionMatrix(data = y_pred, reference = y_true, mode = "everything")``.
 
-    Returns a dict with ``overall`` (a dict: ``accuracy``, ``accuracy_ci_low``,
-    ``accuracy_ci_high``, ``no_information_rate``, ``p_value_acc_gt_nir``, ``kappa``,
-    ``n``, ``mismatches``), ``per_class`` (a DataFrame indexed by class name) and
-    ``confusion`` (the counts, rows true).
+    Args:
+        y_true: int ndarray of shape (n,), the given labels.
+        y_pred: int ndarray of shape (n,), the predicted labels.
+        class_names: names by label (default: the labels as text); there are at least as
+            many classes as names.
     """
     from scipy import stats
 
@@ -72,7 +105,7 @@ def classification_stats(
     n_classes = int(max(y_true.max(initial=0), y_pred.max(initial=0))) + 1
     if class_names is not None:
         n_classes = max(n_classes, len(class_names))
-    names = list(class_names) if class_names is not None else [str(i) for i in range(n_classes)]
+    names = [str(c) for c in class_names] if class_names is not None else []
     names += [str(i) for i in range(len(names), n_classes)]
     cm = confusion_matrix(y_true, y_pred, n_classes=n_classes)
     n = int(cm.sum())
@@ -96,6 +129,7 @@ def classification_stats(
         "no_information_rate": float(nir),
         "p_value_acc_gt_nir": p_value,
         "kappa": float(kappa),
+        "mcnemar_p_value": mcnemar_p_value(cm),
         "n": n,
         "mismatches": n - correct,
     }
@@ -126,7 +160,28 @@ def classification_stats(
         },
         index=pd.Index(names, name="class"),
     )
-    return {"overall": overall, "per_class": per_class, "confusion": cm}
+    return ClassificationStats(overall=overall, per_class=per_class, confusion=cm)
+
+
+def mcnemar_p_value(matrix: np.ndarray) -> float:
+    """R's ``mcnemar.test(matrix)$p.value`` (Bowker's symmetry test beyond two classes, with
+    the continuity correction for two), as caret reports it. NaN, R's NA, when a pair of
+    classes is never confused either way (0/0) or there is only one class."""
+    from scipy import stats
+
+    k = len(matrix)
+    if k < 2:
+        return float("nan")
+    m = np.asarray(matrix, dtype=np.float64)
+    diff = m - m.T
+    if k == 2 and np.any(diff != 0):
+        diff = np.abs(diff) - 1
+    upper = np.triu_indices(k, 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        statistic = float(np.sum(diff[upper] ** 2 / (m + m.T)[upper]))
+    if not np.isfinite(statistic):
+        return float("nan")
+    return float(stats.chi2.sf(statistic, k * (k - 1) / 2))
 
 
 def mistakes(y_true: np.ndarray, probabilities: np.ndarray) -> pd.DataFrame:
@@ -159,34 +214,3 @@ def likely_label_errors(y_true: np.ndarray, probabilities: np.ndarray, *, top: i
         "index": order, "given": y_true[order], "model_says": predicted[order],
         "p_given": self_confidence[order], "p_model": probabilities[order, predicted[order]],
     })  # fmt: skip
-
-
-def run_predictions(directory, *, dataset=None):
-    """``(probabilities, y_true, dataset)`` of a finished run: its saved test-set
-    probabilities and the labels of the dataset it was trained on.
-
-    Raises RunError (one sentence) when the run has no predictions or its data changed.
-    """
-    from mnist_core import runs
-    from mnist_core.data.datasets import DatasetError, load_dataset
-
-    info = runs.read_json(directory / "run.json") or {}
-    try:
-        probabilities = np.load(directory / "test_probabilities.npy", allow_pickle=False)
-    except (OSError, ValueError):
-        raise runs.RunError(
-            f"Run {directory.name} has no readable test predictions (it did not finish)."
-        ) from None
-    if dataset is None:
-        try:
-            dataset = load_dataset(info.get("dataset", "?"), download=False)
-        except DatasetError as exc:
-            raise runs.RunError(f"Run {directory.name}: {exc}") from None
-    if info.get("fingerprint") and info["fingerprint"] != dataset.fingerprint:
-        raise runs.RunError(f"Run {directory.name}: its dataset changed since it was trained.")
-    if probabilities.shape != (len(dataset.y_test), dataset.n_classes):
-        raise runs.RunError(
-            f"Run {directory.name}: predictions of shape {probabilities.shape} do not fit "
-            f"{len(dataset.y_test)} test images of {dataset.n_classes} classes."
-        )
-    return probabilities, dataset.y_test, dataset
