@@ -169,6 +169,70 @@ def _cmd_report(args: argparse.Namespace) -> dict:
     return {"run_id": args.run_id, "report": str(written.resolve()), "bytes": len(text.encode())}
 
 
+def _cmd_study(args: argparse.Namespace) -> dict:
+    from mnist_core import studies
+    from mnist_core.models import PRESETS, ModelSpec, SpecError, with_train
+
+    if args.backend != "local":
+        raise studies.StudyError(f"The {args.backend} backend is not available yet; use "
+                                 "--backend local.")  # fmt: skip
+    if args.spec:
+        try:
+            base = ModelSpec.from_json(json.loads(Path(args.spec).read_text()))
+        except OSError as exc:
+            raise SpecError(f"{args.spec}: cannot be read ({exc.strerror}).") from None
+        except ValueError as exc:
+            raise SpecError(f"{Path(args.spec).name}: {exc}") from None
+    elif args.preset in PRESETS:
+        base = PRESETS[args.preset].spec
+    else:
+        raise SpecError(f"Unknown preset {args.preset!r}; use one of {', '.join(PRESETS)}.")
+    if args.epochs is not None:
+        base = with_train(base, epochs=args.epochs)
+    vary, search, trials = list(args.vary or []), args.search, args.trials
+    if args.tune:
+        tuned = studies.preset_study(args.tune, base)
+        mine = {text.partition("=")[0].strip() for text in vary}
+        base = tuned.base
+        vary = [t for t in tuned.vary if t.partition("=")[0] not in mine] + vary
+        search = search or tuned.search
+        trials = trials if trials is not None else tuned.trials
+    dataset = load_dataset(args.dataset)
+    plan = studies.plan_study(
+        base, vary, dataset=args.dataset, fingerprint=dataset.fingerprint,
+        input_shape=dataset.image_shape, n_classes=dataset.n_classes, search=search or "tpe",
+        objective=args.objective, trials=trials, time_budget=args.time_budget,
+        repeats=args.repeats, prune=args.pruner if args.prune else False,
+        prune_startup=args.prune_startup, prune_warmup=args.prune_warmup,
+        search_seed=args.search_seed, name=args.name or "",
+    )  # fmt: skip
+    record = studies.create_study(plan)
+    start = time.perf_counter()
+    studies.start(record)
+    print(f"study {record.study_id}: {plan.search} over {', '.join(plan.space.paths)}, "
+          f"{plan.trials} trials × {plan.repeats} on {args.dataset}", file=sys.stderr, flush=True)
+
+    def report(text: str) -> None:
+        print(f"[{time.perf_counter() - start:7.1f} s] {text}", file=sys.stderr, flush=True)
+
+    try:
+        status = studies.follow(record, on_stage=report)
+    except KeyboardInterrupt:
+        report(studies.stop(record))
+        status = studies.follow(record, on_stage=report)
+    result = studies.summary(record, seconds=time.perf_counter() - start)
+    if status.state not in ("done", "stopped"):
+        raise RunFailed(result, status.error or f"Study {record.study_id} ended {status.state}.")
+    return result
+
+
+def _cmd_study_stop(args: argparse.Namespace) -> dict:
+    from mnist_core import studies
+
+    record = studies.open_study(args.study_id)
+    return {"study_id": record.study_id, "message": studies.stop(record)}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mnist_core", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -219,6 +283,45 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("-o", "--output", required=True,
                         help="the HTML file to write (in an existing folder)")  # fmt: skip
     report.set_defaults(run=_cmd_report)
+
+    study = commands.add_parser(
+        "study", help="search a spec's settings with Optuna, each trial a run; JSON result last"
+    )
+    base = study.add_mutually_exclusive_group(required=True)
+    base.add_argument("--preset", help="a model preset to start from (see `presets`)")
+    base.add_argument("--spec", help="a model spec JSON file to start from")
+    study.add_argument("--vary", action="append", metavar="PATH=VALUES",
+                       help="a setting and its values: a list (batch_size=16,128,512) or a "
+                       "range (learning_rate=1e-4..1e-1:log, layer 2.units=32..512:int); "
+                       "repeat for more")  # fmt: skip
+    study.add_argument("--tune", metavar="NAME",
+                       help="a one-click study: batch_size, optimizer, learning_rate, "
+                       "capacity, l2 or dropout (--vary adds to it or overrides it)")  # fmt: skip
+    study.add_argument("--search", help="grid, random or tpe (default tpe)")
+    study.add_argument("--trials", type=int, help="trial budget (default: the whole grid, or 10)")
+    study.add_argument("--repeats", type=int, default=1, help="seeds per trial (default 1)")
+    study.add_argument("--objective", default="val_accuracy",
+                       help="val_accuracy or val_loss, at each run's best epoch")  # fmt: skip
+    study.add_argument("--prune", action="store_true", help="stop trials that fall behind")
+    study.add_argument("--pruner", default="median", help="median or hyperband (default median)")
+    study.add_argument("--prune-startup", type=int, default=3,
+                       help="trials to complete before pruning begins (default 3)")  # fmt: skip
+    study.add_argument("--prune-warmup", type=int, default=0,
+                       help="epochs never pruned at the start of a trial (default 0)")  # fmt: skip
+    study.add_argument("--time-budget", type=float, metavar="S",
+                       help="start no new trial after S seconds")  # fmt: skip
+    study.add_argument("--search-seed", type=int, default=0, help="the sampler's seed")
+    study.add_argument("--epochs", type=int, help="override the base spec's epochs")
+    study.add_argument("--name", help="the study's name (default: the base spec's)")
+    study.add_argument("--dataset", default="mnist", help="a named dataset or a path")
+    study.add_argument("--backend", default="local", help="where trials run (local)")
+    study.set_defaults(run=_cmd_study)
+
+    study_stop = commands.add_parser(
+        "study-stop", help="stop a study: cancel its queued trials, stop its running ones"
+    )
+    study_stop.add_argument("study_id")
+    study_stop.set_defaults(run=_cmd_study_stop)
     return parser
 
 

@@ -98,11 +98,18 @@ def run_checkpoint(directory: Path, spec: dict, progress: JobProgress) -> str:
     return evaluate_checkpoint(load_run(directory.parent), progress)
 
 
+def run_study(directory: Path, spec: dict, progress: JobProgress) -> str:
+    from mnist_core.studies.driver import drive
+
+    return drive(directory, progress)
+
+
 RUNNERS: dict[str, Callable[[Path, dict, JobProgress], str]] = {
     "embedding": run_embedding,
     "train": run_train,
     "baseline": run_baseline,
     "checkpoint": run_checkpoint,
+    "study": run_study,
 }
 
 
