@@ -13,7 +13,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app.markdown import escape_markdown
+from app.text import plain
 from app.memory_cache import ByteBoundedCache
 from mnist_core import embeddings, paths
 from mnist_core.data import NAMED_DATASETS, Dataset, DatasetError, fetch, load_dataset, upload_info
@@ -138,7 +138,7 @@ def plain_title(dataset_key: str) -> str:
 def title_of(dataset_key: str) -> str:
     """:func:`plain_title`, escaped for Markdown (captions, ``st.markdown``), so a file
     name or a link's ``?dataset=`` is shown as typed and never as an image or a link."""
-    return escape_markdown(plain_title(dataset_key))
+    return plain(plain_title(dataset_key))
 
 
 @st.cache_resource(show_spinner="Reading the embedding…", max_entries=8)

@@ -14,7 +14,7 @@ from typing import NamedTuple
 import streamlit as st
 
 from app import loaders
-from app.markdown import escape_markdown
+from app.text import plain
 from mnist_core.data import (
     NAMED_DATASETS,
     Dataset,
@@ -63,8 +63,8 @@ def dataset_picker() -> ActiveDataset:
         wanted = st.query_params.get(DATASET_KEY, DEFAULT)
         if wanted not in options:
             st.toast(
-                f"The dataset in the link, {escape_markdown(wanted)}, is not here; "
-                f"showing {escape_markdown(loaders.plain_title(DEFAULT))}."
+                f"The dataset in the link, {plain(wanted)}, is not here; "
+                f"showing {plain(loaders.plain_title(DEFAULT))}."
             )
             wanted = DEFAULT
         st.session_state[DATASET_KEY] = wanted
@@ -98,7 +98,7 @@ def dataset_picker() -> ActiveDataset:
             "Uploads are kept in the cache folder and named after their files.",
         )
         if error := st.session_state.pop(UPLOAD_ERROR_KEY, None):
-            st.error(escape_markdown(error), icon=":material/error:")
+            st.error(plain(error), icon=":material/error:")
     return active
 
 
@@ -145,8 +145,8 @@ def _show_notice(active_key: str) -> None:
     notice: Notice | None = st.session_state.get(NOTICE_KEY)
     if notice is None or active_key != FALLBACK:
         return
-    st.warning(escape_markdown(notice.message), icon=":material/cloud_off:")
-    st.caption(escape_markdown(notice.detail))
+    st.warning(plain(notice.message), icon=":material/cloud_off:")
+    st.caption(plain(notice.detail))
     if notice.retry:
         st.button("Try the download again", on_click=_retry, args=(notice.wanted,))
 

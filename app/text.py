@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 
 _PUNCTUATION = re.compile(r"([!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])")
-_AUTOLINK = re.compile(r"(?<=[A-Za-z0-9])(?=:/)|(?i:(?<=www))(?=\.)|(?=@)")
+# Where GFM would start a link: a scheme's "://", "www.", and an e-mail's "@domain.tld".
+_AUTOLINK = re.compile(r"(?<=[A-Za-z0-9])(?=:/)|(?i:(?<=www))(?=\.)|(?=@[\w-]+\.\w)")
 WORD_JOINER = "\u2060"
 
 

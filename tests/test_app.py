@@ -28,10 +28,12 @@ def _metrics(at: AppTest) -> dict[str, str]:
 
 
 def _plain(markdown: str) -> str:
-    """A Markdown string the app escaped (see app.markdown), as the browser shows it."""
+    """A Markdown string the app escaped (see app.text.plain), as the browser shows it."""
     import re
 
-    return re.sub(r"\\(.)", r"\1", markdown)
+    from app.text import WORD_JOINER
+
+    return re.sub(r"\\(.)", r"\1", markdown).replace(WORD_JOINER, "")
 
 
 def test_opens_on_digits():

@@ -43,7 +43,9 @@ def _picker_title(at: AppTest) -> str:
 
 
 def _plain(markdown: str) -> str:
-    return re.sub(r"\\(.)", r"\1", markdown)
+    from app.text import WORD_JOINER
+
+    return re.sub(r"\\(.)", r"\1", markdown).replace(WORD_JOINER, "")
 
 
 def _markdown_texts(at: AppTest) -> list[str]:

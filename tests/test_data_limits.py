@@ -58,7 +58,7 @@ def _load_in_child(folder, env: dict | None = None) -> dict:
     the peak memory (resident and virtual) it reached."""
     script = textwrap.dedent(
         f"""
-        import contextlib, io, json, resource, sys
+        import contextlib, io, json, sys
         from mnist_core.__main__ import main
         err = io.StringIO()
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
@@ -66,7 +66,9 @@ def _load_in_child(folder, env: dict | None = None) -> dict:
         status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
         print(json.dumps({{
             "code": code, "stderr": err.getvalue(),
-            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            # VmHWM, not getrusage: Linux carries ru_maxrss over execve from the forking
+            # parent (here pytest, large after other tests), VmHWM is this process's own.
+            "max_rss_mb": int(status["VmHWM"].split()[0]) / 1024,
             "vm_peak_mb": int(status["VmPeak"].split()[0]) / 1024,
         }}))
         """

@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from app import loaders
-from app.markdown import escape_markdown
+from app.text import plain
 from app.sidebar import ActiveDataset, active_dataset
 from mnist_core import figures
 from mnist_core.data import Dataset, DatasetError, name_upload, stats, upload_info
@@ -19,7 +19,7 @@ SPLITS = ["train", "test"]
 def render(active: ActiveDataset) -> None:
     key, dataset = active
     st.title("Data explorer")
-    st.caption(f"{loaders.title_of(key)} · {escape_markdown(_origin(key, dataset))}")
+    st.caption(f"{loaders.title_of(key)} · {plain(_origin(key, dataset))}")
     overview(dataset)
     if key.startswith(loaders.UPLOAD_PREFIX):
         upload_names(key, dataset)
@@ -67,7 +67,7 @@ def upload_names(key: str, dataset: Dataset) -> None:
                     n_classes=dataset.n_classes,
                 )  # fmt: skip
             except (DatasetError, OSError) as exc:  # OSError: a full or read-only cache
-                st.error(escape_markdown(str(exc)), icon=":material/error:")
+                st.error(plain(str(exc)), icon=":material/error:")
             else:
                 loaders.forget_dataset(key)
                 st.rerun()
@@ -157,7 +157,7 @@ def pixel_statistics(key: str, dataset: Dataset) -> None:
         "Mean and median share a colour scale; the standard deviation has its own."
     )
     if cache_error:
-        st.caption(f":material/warning: Computed in memory, not kept: {escape_markdown(cache_error)}")
+        st.caption(f":material/warning: Computed in memory, not kept: {plain(cache_error)}")
     st.plotly_chart(
         figures.data.pixel_stats_figure(pixel_stats, class_names=dataset.class_names),
         key="pixel_stats",
