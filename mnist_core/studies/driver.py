@@ -46,6 +46,7 @@ class InFlight:
     params: dict
     directories: list[Path]
     reported: set[int] = field(default_factory=set)
+    pruned_at: int | None = None  # Optuna said prune after this epoch; its runs are stopping
 
 
 def _key(params: dict) -> tuple:
@@ -90,7 +91,8 @@ class Driver:
                 continue
             directories = [runs.runs_dir() / run_id for run_id in run_ids]
             self.inflight.append(InFlight(trial, dict(frozen.params), directories,
-                                          set(frozen.intermediate_values)))  # fmt: skip
+                                          set(frozen.intermediate_values),
+                                          frozen.user_attrs.get("pruned_at")))  # fmt: skip
 
     # ------------------------------------------------------------------ launching
 
@@ -175,21 +177,24 @@ class Driver:
         objective = self.plan.objective
         curves = [curve(e, objective) for e in events]
         common = set.intersection(*(set(c) for c in curves)) if curves else set()
-        for step in sorted(common - flight.reported):
+        for step in sorted(common - flight.reported) if flight.pruned_at is None else ():
             flight.trial.report(mean_sd([c[step] for c in curves])[0], step)
             flight.reported.add(step)
             if may_prune and self.plan.pruner and flight.trial.should_prune():
+                # Told once its runs have ended: until then they hold their queue slots.
+                flight.pruned_at = step
+                flight.trial.set_user_attr("pruned_at", step)  # a new driver finds it
                 for record in records:
                     if record.status.active:
                         runs.stop(record)
-                results = [run_result(r, objective, events=e) for r, e in zip(records, events)]
-                self.end(flight.trial, "pruned", results, pruned_at=step)
-                return True
+                break
         if not all(record.status.state in FINAL for record in records):
             return False
         results = [run_result(r, objective, events=e) for r, e in zip(records, events)]
         states = [r.state for r in records]
-        if all(state == DONE for state in states):
+        if flight.pruned_at is not None:
+            self.end(flight.trial, "pruned", results, pruned_at=flight.pruned_at)
+        elif all(state == DONE for state in states):
             self.end(flight.trial, "complete", results)
         elif bad := next((r for r in records if r.state not in (DONE, STOPPED, CANCELLED)), None):
             self.end(flight.trial, "failed", results,

@@ -19,10 +19,10 @@ from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 
 from mnist_core.studies.plan import StudyPlan
+from mnist_core.studies.store import JOURNAL_FILE
 
 __all__ = ["JOURNAL_FILE", "importances", "load", "make_pruner", "make_sampler"]
 
-JOURNAL_FILE = "optuna-journal.log"
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
@@ -42,10 +42,11 @@ def storage(directory: Path) -> JournalStorage:
 
 def make_sampler(plan: StudyPlan, *, started: int = 0):
     """The plan's sampler. ``started`` trials exist already (a resumed study): seeding with
-    it keeps a resumed random search from repeating its first points."""
-    seed = plan.search_seed + started
+    it keeps a resumed random or TPE search from repeating its first points."""
     if plan.search == "grid":
-        return AskTellGridSampler(plan.space.grid(), seed=seed)
+        # Always the same seed: it shuffles the grid, and trials name their point by index.
+        return AskTellGridSampler(plan.space.grid(), seed=plan.search_seed)
+    seed = plan.search_seed + started
     if plan.search == "random":
         return RandomSampler(seed=seed)
     # Few startup trials: a study here has tens of trials, not hundreds.

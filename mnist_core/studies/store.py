@@ -35,12 +35,14 @@ from mnist_core.studies.results import RunResult, mean_sd, run_result
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["TRIAL_STATES", "StudyRecord", "TrialRow", "create_study", "list_studies",
-           "open_study", "studies_dir"]  # fmt: skip
+__all__ = ["JOURNAL_FILE", "TRIAL_STATES", "StudyRecord", "TrialRow", "create_study",
+           "list_studies", "open_study", "studies_dir"]  # fmt: skip
 
 # How a trial stands, in the order tables count them.
 TRIAL_STATES = ("queued", "running", "complete", "pruned", "failed", "stopped", "cancelled")
-_FILES = {"plan": "study.json", "stop": "stop_requested", "importance": "importance.json"}
+JOURNAL_FILE = "optuna-journal.log"
+_FILES = {"plan": "study.json", "stop": "stop_requested", "importance": "importance.json",
+          "journal": JOURNAL_FILE}  # fmt: skip
 
 
 def studies_dir() -> Path:
