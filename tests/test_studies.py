@@ -249,3 +249,60 @@ def test_cli_study_stop_of_an_unknown_study(cache_dir):
     assert result.returncode == 2
     assert result.stderr.strip() == (f"There is no study 20200101-000000-abcdef in "
                                      f"{cache_dir / 'studies'}.")  # fmt: skip
+
+
+@pytest.mark.parametrize("search, prune, sampler, pruner", [
+    ("grid", False, "AskTellGridSampler", "NopPruner"),
+    ("random", "median", "RandomSampler", "MedianPruner"),
+    ("tpe", "hyperband", "TPESampler", "HyperbandPruner"),
+])  # fmt: skip
+def test_samplers_and_pruners(search, prune, sampler, pruner):
+    from mnist_core.studies import optuna_study
+
+    plan = plan_study(FF64, ["batch_size=16,32", "epochs=2,7"], search=search, prune=prune,
+                      prune_startup=2, prune_warmup=1, **DIGITS)  # fmt: skip
+    assert type(optuna_study.make_sampler(plan)).__name__ == sampler
+    made = optuna_study.make_pruner(plan)
+    assert type(made).__name__ == pruner
+    if pruner == "MedianPruner":
+        assert (made._n_startup_trials, made._n_warmup_steps) == (2, 1)
+    if pruner == "HyperbandPruner":
+        assert (made._min_resource, made._max_resource) == (1, 7)
+
+
+def test_a_new_study_folder_reads_back_with_its_journal(cache_dir):
+    from optuna.trial import TrialState
+
+    from mnist_core.studies import create_study, list_studies, open_study, optuna_study
+
+    plan = plan_study(FF64, ["batch_size=16,32", "learning_rate=0.001,0.01"], search="grid",
+                      **DIGITS)  # fmt: skip
+    record = create_study(plan)
+    assert record.directory == cache_dir / "studies" / record.study_id
+    assert (record.state, record.trials, record.counts(), record.best) == ("new", [], {}, None)
+    assert open_study(record.study_id).plan == plan
+    assert [r.study_id for r in list_studies()] == [record.study_id]
+    # Ask for the whole grid and tell every point, as the driver does: the grid sampler's
+    # study.stop() (only allowed inside optimize) must not get in the way.
+    study = optuna_study.load(record.directory, plan, record.study_id)
+    trials = [study.ask(plan.space.distributions()) for _ in range(4)]
+    assert sorted((t.params["batch_size"], t.params["learning_rate"]) for t in trials) == [
+        (16, 0.001), (16, 0.01), (32, 0.001), (32, 0.01)]
+    for value, trial in enumerate(trials):
+        trial.set_user_attr("results", [{"run_id": f"r{value}", "state": "done", "value": value / 10,
+                                         "val_accuracy": value / 10}])
+        trial.set_user_attr("ended", "complete")
+        study.tell(trial, value / 10)
+    record = record.refresh()
+    assert record.counts() == {"complete": 4}
+    assert (record.best.number, record.best.value, record.best.run_ids) == (3, 0.3, ["r3"])
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 4
+
+
+@pytest.mark.parametrize("study_id", ["../runs", "", ".hidden", "a/b"])
+def test_bad_study_ids_are_one_sentence(study_id):
+    from mnist_core.studies import open_study
+
+    with pytest.raises(StudyError, match=r"^.* is not a study id \(study ids look like "
+                       r"20261121-101500-ab12cd\)\.$"):
+        open_study(study_id)

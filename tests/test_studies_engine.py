@@ -214,3 +214,20 @@ def test_no_trial_starts_after_the_time_budget():
     assert studies.wait(record, timeout=120).state == "done"
     record = record.refresh()
     assert record.counts() == {"complete": 1} and len(_members(record)) == 1
+
+
+def test_a_diverged_run_makes_its_trial_failed_and_the_study_goes_on():
+    base = with_train(LOGISTIC, optimizer="sgd", epochs=1)
+    plan = _plan(base, ["learning_rate=1e6,0.05"], search="grid")
+    record = studies.create_study(plan)
+    studies.start(record)
+    assert studies.wait(record, timeout=300).state == "done"
+    record = record.refresh()
+    assert record.counts() == {"complete": 1, "failed": 1}
+    failed = next(row for row in record.trials if row.state == "failed")
+    assert failed.params == {"learning_rate": 1e6}
+    assert failed.error.startswith("The loss exploded (NaN, or over 1,000 times that of guessing)")
+    assert [r.state for r in failed.results] == ["diverged"]
+    assert record.best.params == {"learning_rate": 0.05}
+    frame = record.trials_frame()
+    assert frame.loc[frame["state"] == "failed", "error"].item() == failed.error

@@ -37,8 +37,8 @@ from mnist_core.studies.store import (
 
 __all__ = [
     "MAX_REPEATS", "MAX_TRIALS", "OBJECTIVES", "PRUNERS", "SEARCHES", "STUDY_PRESETS",
-    "TRIAL_STATES", "Dimension", "RunResult", "SearchSpace", "StudyError", "StudyPlan",
-    "StudyRecord", "TrialRow", "create_study", "list_studies", "mean_sd", "open_study",
-    "PresetStudy", "parse_dimension", "plan_study", "preset_study", "resolve", "resume", "searchable",
-    "start", "stop", "studies_dir", "summary", "wait", "follow",
+    "TRIAL_STATES", "Dimension", "PresetStudy", "RunResult", "SearchSpace", "StudyError",
+    "StudyPlan", "StudyRecord", "TrialRow", "create_study", "follow", "list_studies", "mean_sd",
+    "open_study", "parse_dimension", "plan_study", "preset_study", "resolve", "resume",
+    "searchable", "start", "stop", "studies_dir", "summary", "wait",
 ]  # fmt: skip

@@ -77,8 +77,8 @@ def load(directory: Path, plan: StudyPlan, study_id: str, *, create: bool = Fals
     if not create:
         started = len(backend.get_all_trials(backend.get_study_id_from_name(study_id),
                                              deepcopy=False))  # fmt: skip
-    kwargs = dict(study_name=study_id, storage=backend, pruner=make_pruner(plan),
-                  sampler=make_sampler(plan, started=started))  # fmt: skip
+    kwargs = {"study_name": study_id, "storage": backend, "pruner": make_pruner(plan),
+              "sampler": make_sampler(plan, started=started)}  # fmt: skip
     if create:
         return optuna.create_study(direction=plan.direction, load_if_exists=True, **kwargs)
     return optuna.load_study(**kwargs)

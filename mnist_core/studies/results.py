@@ -49,9 +49,9 @@ def curve(events: list[dict], objective: str) -> dict[int, float]:
     """The objective at each epoch that measured it: ``{epoch: value}``."""
     values = {}
     for event in events:
-        if event.get("type") == "epoch" and isinstance(event.get(objective), (int, float)):
-            if math.isfinite(event[objective]):
-                values[int(event["epoch"])] = float(event[objective])
+        value = event.get(objective)
+        if event.get("type") == "epoch" and isinstance(value, (int, float)) and math.isfinite(value):
+            values[int(event["epoch"])] = float(value)
     return values
 
 
@@ -62,9 +62,9 @@ def run_result(record: RunRecord, objective: str, *, events: list[dict] | None =
     best = None
     for event in epochs:
         value = event.get(objective)
-        if isinstance(value, (int, float)) and math.isfinite(value):
-            if best is None or _better(objective, value, best[objective]):
-                best = event
+        known = isinstance(value, (int, float)) and math.isfinite(value)
+        if known and (best is None or _better(objective, value, best[objective])):
+            best = event
     summary = record.summary
     seconds = summary.wall_seconds if summary and summary.wall_seconds is not None else (
         epochs[-1]["t"] if epochs else None)  # fmt: skip

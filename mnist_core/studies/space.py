@@ -181,7 +181,7 @@ def _spaced(low: float, high: float, points: int, *, log: bool, integer: bool) -
         values = [low + (high - low) * i / (points - 1) for i in range(points)]
     values[0], values[-1] = low, high  # exact ends, whatever the rounding
     if integer:
-        return [int(round(v)) for v in values]
+        return [round(v) for v in values]
     return [float(f"{v:.6g}") for v in values]
 
 

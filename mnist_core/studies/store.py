@@ -109,8 +109,9 @@ class StudyRecord:
 
     @property
     def state(self) -> str:
-        """The driver's state: queued, running, done, stopped, failed (or damaged)."""
-        return self.status.state or DAMAGED
+        """The driver's state: new (never started), queued, running, done, stopped, failed
+        (or damaged)."""
+        return self.status.state or (DAMAGED if self.problems else "new")
 
     @property
     def name(self) -> str:
@@ -217,8 +218,10 @@ def _trial_row(trial, objective: str) -> TrialRow:
         return TrialRow(trial.number, ended, dict(trial.params), results, seeds,
                         attrs.get("error"), attrs.get("pruned_at"))  # fmt: skip
     results = tuple(_live_result(run_id, objective) for run_id in attrs.get("run_ids") or ())
-    return TrialRow(trial.number, live_state([r.state for r in results]), dict(trial.params),
-                    results, seeds)  # fmt: skip
+    # Pruned, its runs still stopping (the driver tells Optuna once they have ended).
+    state = "pruned" if "pruned_at" in attrs else live_state([r.state for r in results])
+    return TrialRow(trial.number, state, dict(trial.params), results, seeds,
+                    pruned_at=attrs.get("pruned_at"))  # fmt: skip
 
 
 def _live_result(run_id: str, objective: str) -> RunResult:
