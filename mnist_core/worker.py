@@ -120,7 +120,8 @@ def one_sentence(exc: BaseException, directory: Path) -> str:
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     if not message:
         return f"The job failed with {type(exc).__name__}."
-    if type(exc).__name__ in ("DatasetError", "ValueError", "SpecError", "RunError", "StorageError"):
+    if type(exc).__name__ in ("DatasetError", "ValueError", "SpecError", "RunError", "StorageError",
+                              "StudyError"):  # fmt: skip
         return message
     return f"{type(exc).__name__}: {message}"
 

@@ -127,7 +127,7 @@ def test_captions_are_readable_and_the_top_3_chart_agrees_with_them(two_runs, se
         top = ev.mistakes.iloc[0]
         names, true, predicted = ev.class_names, int(top["true"]), int(top["predicted"])
         caption = f"{names[true]}→{names[predicted]} {top['confidence']:.1%}"
-        page.get_by_text(f"Test image {int(top['index']):,}: {caption}").wait_for(timeout=10_000)
+        page.get_by_text(f"Test image #{int(top['index']):,} · true→predicted {caption}").wait_for(timeout=10_000)
         bars = page.locator(".st-key-top3").inner_text()
         assert f"{top['confidence']:.1%}" in bars
         assert f"{names[predicted]} (predicted)" in bars

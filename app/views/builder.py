@@ -377,6 +377,11 @@ def _start_run(spec: ModelSpec, key: str, dataset) -> None:
         return
     st.session_state[RUN] = st.session_state[SELECTED_RUN] = record.run_id
     st.query_params["run"] = record.run_id
+    # The live panel is far below the form: say where the run went.
+    st.toast(f"Run {plain(record.run_id)} queued; follow it under *Training run* below.",
+             icon=":material/play_arrow:")
+    st.success(f"Run {plain(record.run_id)} queued: its live panel is under **Training run** "
+               "below.", icon=":material/arrow_downward:")
 
 
 if __name__ == "__main__":  # run as a page by st.navigation

@@ -7,6 +7,7 @@ import numpy as np
 import streamlit as st
 
 from app import loaders
+from app.page_state import keep_value, kept_value, remember, restore
 from app.text import plain
 from app.sidebar import ActiveDataset, active_dataset
 from mnist_core import figures
@@ -82,22 +83,24 @@ def class_balance(dataset: Dataset) -> None:
 def digit_grid(dataset: Dataset) -> None:
     st.subheader("Digits")
     c_split, c_order, c_class, c_size, c_seed = st.columns([1.2, 1.2, 1.4, 2, 1])
-    split = c_split.segmented_control(
-        "Split", SPLITS, default="train", required=True, key="grid_split"
-    )
-    order = c_order.segmented_control(
-        "Order", ["first", "random"], default="first", required=True, key="grid_order"
-    )
-    label = c_class.selectbox(
-        "Class",
-        [None, *range(dataset.n_classes)],
+    classes = [None, *range(dataset.n_classes)]
+    restore("grid_split", "train", options=SPLITS, url="grid")
+    restore("grid_order", "first", options=["first", "random"], url="order")
+    restore("grid_class", None, options=classes, url="class", parse=int)
+    restore("grid_side", 10, options=range(2, 21), url="side", parse=int)
+    restore("grid_seed", 0, url="seed", parse=int)
+    c_split.segmented_control("Split", SPLITS, required=True, key="grid_split")
+    c_order.segmented_control("Order", ["first", "random"], required=True, key="grid_order")
+    c_class.selectbox(
+        "Class", classes, key="grid_class",
         format_func=lambda c: "all classes" if c is None else dataset.class_names[c],
-        key="grid_class",
-    )
-    side = c_size.slider("Grid size (digits per side)", 2, 20, 10, key="grid_side")
-    seed = c_seed.number_input(
-        "Seed", min_value=0, value=0, step=1, key="grid_seed", disabled=order != "random"
-    )
+    )  # fmt: skip
+    c_size.slider("Grid size (digits per side)", 2, 20, key="grid_side")
+    c_seed.number_input("Seed", min_value=0, step=1, key="grid_seed",
+                        disabled=st.session_state["grid_order"] != "random")  # fmt: skip
+    split, order = remember("grid_split", url="grid"), remember("grid_order", url="order")
+    label, side = remember("grid_class", url="class"), remember("grid_side", url="side")
+    seed = remember("grid_seed", url="seed")
     images, labels = dataset.split(split)
     indices = stats.select_digits(labels, side * side, order=order, label=label, seed=seed)
     if len(indices) == 0:
@@ -107,6 +110,12 @@ def digit_grid(dataset: Dataset) -> None:
     # The chart key changes with the grid, so a click on one grid never selects in another.
     chart_key = f"grid-{split}-{order}-{label}-{side}-{seed}"
     position = _clicked_position(chart_key, len(indices))
+    if position is None:  # no click on this grid in this visit: the digit kept for it, if any
+        kept = kept_value("grid_digit", url="digit", parse=lambda text: (chart_key, int(text)))
+        position = kept[1] if (isinstance(kept, tuple) and kept[0] == chart_key
+                               and 0 <= kept[1] < len(indices)) else 0  # fmt: skip
+    keep_value("grid_digit", (chart_key, position))
+    st.query_params["digit"] = str(position)
     index = int(indices[position])
     name = dataset.class_names[int(labels[index])]
     left, right = st.columns([3, 1], gap="medium")
@@ -139,17 +148,16 @@ def _picture(image: np.ndarray) -> np.ndarray:
     return np.kron(255 - image, np.ones((scale, scale), dtype=np.uint8))
 
 
-def _clicked_position(chart_key: str, n: int) -> int:
-    """Grid position of the digit last clicked in the chart ``chart_key``; 0 if none."""
-    position = figures.digits.clicked_digit(st.session_state.get(chart_key), n=n)
-    return 0 if position is None else position
+def _clicked_position(chart_key: str, n: int) -> int | None:
+    """Grid position of the digit last clicked in the chart ``chart_key``; None if none."""
+    return figures.digits.clicked_digit(st.session_state.get(chart_key), n=n)
 
 
 def pixel_statistics(key: str, dataset: Dataset) -> None:
     st.subheader("Pixel-wise statistics per class")
-    split = st.segmented_control(
-        "Split", SPLITS, default="train", required=True, key="stats_split"
-    )
+    restore("stats_split", "train", options=SPLITS, url="stats")
+    st.segmented_control("Split", SPLITS, required=True, key="stats_split")
+    split = remember("stats_split", url="stats")
     pixel_stats, cache_error = loaders.pixel_stats(key, split, dataset.fingerprint)
     st.caption(
         "Each image is one statistic of every pixel over the "

@@ -55,9 +55,9 @@ def render(active: ActiveDataset) -> None:
 
 
 def best_run(records: list[runs.RunRecord]) -> runs.RunRecord:
-    """The finished run with the highest test accuracy (the newest of equals); any
-    evaluated run when none finished."""
-    finished = [r for r in records if r.state == "done"] or records
+    """The run with the highest test accuracy among those that finished or were stopped
+    (a stopped run was evaluated like a finished one); any evaluated run when none did."""
+    finished = [r for r in records if r.state in ("done", "stopped")] or records
     return max(finished, key=lambda r: r.summary.test_accuracy if r.summary else -1.0)
 
 
@@ -211,7 +211,7 @@ def mistakes_section(ev: RunEvaluation) -> None:
                + ". Each digit reads true→predicted and the model's confidence in its "
                "prediction. Click one for its three most probable classes.")  # fmt: skip
     shown = chosen.head(GALLERY_MAX)
-    left, right = st.columns([3, 1])
+    left, right = st.columns([2, 1])
     with left:
         captions = [tables.mistake_caption(names, t, p, c) for t, p, c in
                     zip(shown["true"], shown["predicted"], shown["confidence"])]  # fmt: skip
@@ -221,7 +221,7 @@ def mistakes_section(ev: RunEvaluation) -> None:
         position = picked or 0
         index = int(shown["index"].iloc[position])
         given, predicted = int(ev.y_true[index]), int(ev.y_pred[index])
-        st.text(f"Test image {index:,}: {captions[position]}")
+        st.text(f"Test image #{index:,} · true→predicted {captions[position]}")
         # The bars name the same classes as the caption: which one is true, which predicted.
         bar_names = [f"{n} (true)" if i == given else f"{n} (predicted)" if i == predicted else n
                      for i, n in enumerate(names)]  # fmt: skip

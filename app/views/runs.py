@@ -49,18 +49,22 @@ def render(active: ActiveDataset) -> None:
             "batch": st.column_config.NumberColumn(width=50),
             "epochs": st.column_config.TextColumn(width=62, help="epochs run / planned"),
             "params": st.column_config.NumberColumn(format="localized", width=76),
-            "val acc": st.column_config.NumberColumn(format="%.2f %%", width=68,
-                                                     help="best validation accuracy"),
+            "val acc": st.column_config.NumberColumn(
+                format="%.2f %%", width=68,
+                help="validation accuracy at the best epoch (the one of lowest validation loss)"),
             "test acc": st.column_config.NumberColumn(format="%.2f %%", width=68),
             "time (s)": st.column_config.NumberColumn(format="%.0f", width=62,
                                                       help="training time in seconds"),
         },
     )  # fmt: skip
-    chosen = [all_runs[i] for i in (event.selection.rows if event else [])]
+    ticked = [all_runs[i] for i in (event.selection.rows if event else [])]
+    # Shown (compared, in the panel) without a tick: the run last looked at. Acted on (stop,
+    # delete): only the rows ticked.
+    chosen = ticked
     remembered = st.session_state.get(SELECTED_RUN) or st.query_params.get("run")
     if not chosen and remembered in {r.run_id for r in all_runs}:
         chosen = [next(r for r in all_runs if r.run_id == remembered)]
-    actions(chosen, all_runs)
+    actions(ticked, all_runs, labels)
     compare(chosen, labels)
     tradeoff(table)
     grid_results(all_runs)
@@ -90,8 +94,7 @@ def runs_table(all_runs: list[runs.RunRecord], labels: dict[str, str]) -> pd.Dat
             "optimizer": train.optimizer if train else "forest",
             "lr": train.effective_learning_rate if train else None,
             "batch": train.batch_size if train else None,
-            "epochs": (f"{summary.epochs_run if summary and summary.epochs_run else 0}"
-                       f" / {train.epochs}") if train else None,
+            "epochs": f"{_epochs_run(run)} / {train.epochs}" if train else None,
             "params": run.params,
             "val acc": 100 * best["val_accuracy"] if best.get("val_accuracy") is not None else None,
             "test acc": 100 * summary.test_accuracy if summary and summary.test_accuracy is not None else None,
@@ -103,27 +106,45 @@ def runs_table(all_runs: list[runs.RunRecord], labels: dict[str, str]) -> pd.Dat
     return frame
 
 
-def actions(chosen: list[runs.RunRecord], all_runs: list[runs.RunRecord]) -> None:
-    """Stop, cancel or delete many runs at once."""
+def _epochs_run(run: runs.RunRecord) -> int:
+    """Epochs a run has finished: from its summary once it ended, from its events while it
+    trains."""
+    if run.summary is not None and run.summary.epochs_run is not None:
+        return run.summary.epochs_run
+    if run.state in ("running", "failed", "stopped"):
+        return sum(e["type"] == "epoch" for e in run.events())
+    return 0
+
+
+def actions(ticked: list[runs.RunRecord], all_runs: list[runs.RunRecord],
+            labels: dict[str, str]) -> None:
+    """Stop, cancel or delete the ticked runs, or a whole grid, at once."""
+    if notice := st.session_state.pop("runs_notice", None):
+        st.success(plain(notice))
     active_groups = sorted({r.group for r in all_runs if r.group and r.status.active})
     c_stop, c_delete, c_group = st.columns([1, 1, 2], vertical_alignment="bottom")
-    active_chosen = [r for r in chosen if r.status.active]
-    if c_stop.button(f"Stop selected ({len(active_chosen)})", icon=":material/stop_circle:",
-                     disabled=not active_chosen, width="stretch", key="stop_selected"):  # fmt: skip
-        for sentence in runs.stop_many(active_chosen):
+    active_ticked = [r for r in ticked if r.status.active]
+    if c_stop.button(f"Stop selected ({len(active_ticked)})", icon=":material/stop_circle:",
+                     disabled=not active_ticked, width="stretch", key="stop_selected"):  # fmt: skip
+        for sentence in runs.stop_many(active_ticked):
             st.toast(plain(sentence))
-    with c_delete.popover(f"Delete selected ({len(chosen)})", icon=":material/delete:",
-                          disabled=not chosen, width="stretch"):  # fmt: skip
-        st.write(f"Delete {len(chosen)} run{'s' if len(chosen) != 1 else ''} and all their "
-                 "files? Runs still queued or training are kept: stop them first.")  # fmt: skip
+    with c_delete.popover(f"Delete selected ({len(ticked)})", icon=":material/delete:",
+                          disabled=not ticked, width="stretch"):  # fmt: skip
+        st.markdown(f"Delete {len(ticked)} run{'s' if len(ticked) != 1 else ''} and all their "
+                    "files? Runs still queued or training are kept: stop them first.")  # fmt: skip
+        for run in ticked:
+            st.caption(f"{plain(run.run_id)} · {plain(labels[run.run_id])} · {run.state}")
         if st.button("Delete", type="primary", key="confirm_delete"):
-            deleted, refused = runs.delete_many(chosen)
+            deleted, refused = runs.delete_many(ticked)
             for sentence in refused:
                 st.error(plain(sentence))
-            if deleted and not refused:
-                st.session_state.pop(SELECTED_RUN, None)
-                st.query_params.pop("run", None)
-                st.rerun()
+            if deleted:
+                st.session_state["runs_notice"] = f"Deleted {deleted} run{'s' if deleted != 1 else ''}."
+                if st.session_state.get(SELECTED_RUN) in {r.run_id for r in ticked}:
+                    st.session_state.pop(SELECTED_RUN, None)
+                    st.query_params.pop("run", None)
+                if not refused:
+                    st.rerun()
     for group in active_groups:
         pending = sum(r.group == group and r.status.active for r in all_runs)
         if c_group.button(f"Cancel the grid {plain(group)} ({pending} runs left)",
@@ -145,7 +166,7 @@ def compare(chosen: list[runs.RunRecord], labels: dict[str, str]) -> None:
         disabled=history.empty, width="stretch",
     )  # fmt: skip
     if history.empty:
-        st.caption("The selected runs have no epoch history (baselines have none).")
+        st.caption("The selected runs have no finished epoch yet (a baseline never has one).")
         return
     if smoothing > 0:  # smoothed here, drawn by the figure with the raw curve behind
         history = history.assign(smoothed=history.sort_values("epoch").groupby(

@@ -26,6 +26,8 @@ def class_balance_figure(balance: pd.DataFrame) -> go.Figure:
             y=rows["count"],
             text=[f"{c:,}<br>{s:.1%}" for c, s in zip(rows["count"], rows["share"])],
             textposition="outside",
+            # Never shrunk to the bar's width (plotly would go below 11 px at 1,280 px).
+            constraintext="none", textfont=dict(size=11), cliponaxis=False,
             marker_color=SPLIT_COLORS.get(split),
             hovertemplate="class %{x}<br>%{y:,} images<br>%{customdata:.2%} of " + split
             + "<extra></extra>",
@@ -39,7 +41,7 @@ def class_balance_figure(balance: pd.DataFrame) -> go.Figure:
         legend_title_text="split",
         margin=dict(t=30, b=10, l=10, r=10),
         height=380,
-        uniformtext_minsize=8,
+        uniformtext_minsize=11,
     )
     fig.update_yaxes(range=[0, balance["count"].max() * 1.2])
     return fig
