@@ -140,7 +140,7 @@ def test_lasso_gallery_enlarge_and_a_page_switch_keep_everything(server, cache_d
 
         # UMAP and the test split are kept too (nothing computed: the form waits).
         page.locator('[data-testid="stButtonGroup"] button', has_text="UMAP").click()
-        page.get_by_text("Compute UMAP").wait_for(timeout=30_000)
+        page.get_by_role("button", name="Compute UMAP").wait_for(timeout=30_000)
         page.locator('[data-testid="stButtonGroup"] button', has_text="test").click()
         page.get_by_text("This UMAP of the test split has not been computed yet.").wait_for(timeout=30_000)
         page.get_by_role("link", name="Data explorer").click()

@@ -188,10 +188,13 @@ def test_a_double_click_on_train_makes_one_run(server, browser, cache_dir):
     spec = ModelSpec((LayerSpec("Flatten"),), TrainSpec(epochs=1), "double click")
     _open_builder(page, f"{server}/builder?dataset=digits&spec={spec.to_url()}")
     page.get_by_role("button", name="Train").dblclick()
-    page.get_by_role("heading", name="Training run").wait_for(timeout=60_000)
+    page.get_by_role("heading", name="Training run").wait_for(timeout=120_000)
     _settle(page)
     time.sleep(2)  # a second run, if any, would be created by now
     listed = runs.list_runs()
-    assert len(listed) == 1
-    assert parse_qs(urlparse(page.url).query)["run"] == [listed[0].run_id]
+    assert len(listed) == 1, [(r.run_id, r.state) for r in listed]
+    deadline = time.monotonic() + 30  # the URL follows the rerun that started the run
+    while parse_qs(urlparse(page.url).query).get("run") != [listed[0].run_id]:
+        assert time.monotonic() < deadline, page.url
+        time.sleep(0.2)
     assert runs.wait(listed[0].directory, timeout=300).state == "done"
