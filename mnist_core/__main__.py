@@ -69,8 +69,8 @@ def _cmd_presets(args: argparse.Namespace) -> list:
     return [{"name": p.name, "title": p.title, "params": p.params_mnist} for p in PRESETS.values()]
 
 
-def _cmd_train(args: argparse.Namespace) -> dict:
-    from mnist_core import runs
+def _spec_from_args(args: argparse.Namespace):
+    """The ModelSpec of ``--spec FILE`` or ``--preset NAME``, with ``--epochs`` applied."""
     from mnist_core.models import PRESETS, ModelSpec, SpecError, with_train
 
     if args.spec:
@@ -84,8 +84,15 @@ def _cmd_train(args: argparse.Namespace) -> dict:
         spec = PRESETS[args.preset].spec
     else:
         raise SpecError(f"Unknown preset {args.preset!r}; use one of {', '.join(PRESETS)}.")
-    if args.epochs is not None:
+    if getattr(args, "epochs", None) is not None:
         spec = with_train(spec, epochs=args.epochs)
+    return spec
+
+
+def _cmd_train(args: argparse.Namespace) -> dict:
+    from mnist_core import runs
+
+    spec = _spec_from_args(args)
     dataset = load_dataset(args.dataset)
     record = runs.create_run(spec, dataset=args.dataset, fingerprint=dataset.fingerprint,
                              input_shape=dataset.image_shape, n_classes=dataset.n_classes)
@@ -171,24 +178,11 @@ def _cmd_report(args: argparse.Namespace) -> dict:
 
 def _cmd_study(args: argparse.Namespace) -> dict:
     from mnist_core import studies
-    from mnist_core.models import PRESETS, ModelSpec, SpecError, with_train
 
     if args.backend != "local":
         raise studies.StudyError(f"The {args.backend} backend is not available yet; use "
                                  "--backend local.")  # fmt: skip
-    if args.spec:
-        try:
-            base = ModelSpec.from_json(json.loads(Path(args.spec).read_text()))
-        except OSError as exc:
-            raise SpecError(f"{args.spec}: cannot be read ({exc.strerror}).") from None
-        except ValueError as exc:
-            raise SpecError(f"{Path(args.spec).name}: {exc}") from None
-    elif args.preset in PRESETS:
-        base = PRESETS[args.preset].spec
-    else:
-        raise SpecError(f"Unknown preset {args.preset!r}; use one of {', '.join(PRESETS)}.")
-    if args.epochs is not None:
-        base = with_train(base, epochs=args.epochs)
+    base = _spec_from_args(args)
     vary, search, trials = list(args.vary or []), args.search, args.trials
     if args.tune:
         tuned = studies.preset_study(args.tune, base)
