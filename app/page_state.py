@@ -15,6 +15,10 @@ from typing import Any
 import streamlit as st
 
 
+# Each kept widget's default: a value equal to it is left out of the URL, so links stay short.
+_DEFAULTS: dict[str, Any] = {}
+
+
 def _kept(key: str) -> str:
     return f"kept:{key}"
 
@@ -23,6 +27,7 @@ def restore(key: str, default: Any, *, options: Sequence | None = None, url: str
             parse: Callable[[str], Any] = str) -> None:  # fmt: skip
     """Put the widget ``key``'s last value back before it is drawn (a value no longer among
     ``options``, or a URL value that does not parse, falls back to ``default``)."""
+    _DEFAULTS[key] = default
     if key in st.session_state:
         return
     candidates = [st.session_state.get(_kept(key))]
@@ -41,7 +46,7 @@ def remember(key: str, *, url: str | None = None, shown: Callable[[Any], str] = 
     value = st.session_state.get(key)
     st.session_state[_kept(key)] = value
     if url:
-        if value is None:
+        if value is None or value == _DEFAULTS.get(key):
             st.query_params.pop(url, None)
         else:
             st.query_params[url] = shown(value)

@@ -115,7 +115,10 @@ def digit_grid(dataset: Dataset) -> None:
         position = kept[1] if (isinstance(kept, tuple) and kept[0] == chart_key
                                and 0 <= kept[1] < len(indices)) else 0  # fmt: skip
     keep_value("grid_digit", (chart_key, position))
-    st.query_params["digit"] = str(position)
+    if position:
+        st.query_params["digit"] = str(position)
+    else:
+        st.query_params.pop("digit", None)
     index = int(indices[position])
     name = dataset.class_names[int(labels[index])]
     left, right = st.columns([3, 1], gap="medium")
