@@ -88,7 +88,7 @@ def test_a_run_survives_a_server_restart_and_is_followed(mnist_cached):
             page.goto(f"{url}/runs?dataset=digits&run={run_id}")
             _state(page, "running").wait_for(timeout=60_000)
             page.get_by_text(re.compile(r"epoch \d+/300 · batch")).first.wait_for(timeout=30_000)
-            page.get_by_role("button", name="Stop").click()
+            page.get_by_role("button", name="Stop", exact=True).click()
             _state(page, "stopped").wait_for(timeout=120_000)
     assert jobs.read_status(directory).state == "stopped"
     assert json.loads((directory / "summary.json").read_text())["epochs_run"] >= 1
