@@ -199,7 +199,7 @@ def test_a_link_with_5000_layers_is_refused_before_drawing_them(cache_dir):
         "The spec has 5,000 layers; at most 100 are allowed. The default model is shown instead."
     ]
     assert len(at.session_state["builder_layers"]) == 2  # the default feed-forward 64
-    assert seconds < 1.0, seconds
+    assert seconds < 10, seconds  # was over 4 minutes; 0.18 s measured (a bound, not a timing)
 
 
 def test_size_limits_disable_train_with_the_numbers(cache_dir):

