@@ -119,7 +119,7 @@ def bench_live_page(epochs: int = 3) -> list[Row]:
             page.goto(f"{url}/builder?dataset=mnist&spec={spec}")
             page.get_by_text("Total parameters").wait_for(timeout=60_000)
             page.get_by_role("button", name="Train").click()
-            page.get_by_text("Training run").wait_for(timeout=30_000)
+            page.get_by_role("heading", name="Training run").wait_for(timeout=60_000)
             run_id = None
             seen: dict[int, float] = {}
             deadline = time.time() + 600
