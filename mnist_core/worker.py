@@ -133,13 +133,15 @@ def main(argv: list[str]) -> int:
     directory = Path(argv[0])
     lock = hold_worker_lock(directory)  # noqa: F841 (held until the process ends)
     progress = JobProgress(directory)
+    kind = None
     try:
         states.update(directory, pid=os.getpid(), stage="starting")
         job = json.loads((directory / "job.json").read_text())
-        final = RUNNERS[job["kind"]](directory, job["spec"], progress)
+        kind = job["kind"]
+        final = RUNNERS[kind](directory, job["spec"], progress)
     except Exception as exc:
         traceback.print_exc()
-        _remove_partial_files(directory, job.get("kind") if "job" in locals() else None)
+        _remove_partial_files(directory, kind)
         states.transition(directory, states.FAILED, error=one_sentence(exc, directory),
                           stage=states.FAILED)  # fmt: skip
         return 1

@@ -157,3 +157,12 @@ def read_only(tmp_path):
     yield make_read_only
     for folder in reversed(mounted):
         subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+@pytest.fixture
+def browser():
+    """A headless Chromium (Playwright driving Debian's build) for one test."""
+    from tests.browser import chromium
+
+    with chromium() as launched:
+        yield launched

@@ -1,4 +1,5 @@
-"""Writers for small test files in the formats the loaders read."""
+"""Writers for small test files in the formats the loaders read, and reading text the
+app escaped."""
 
 from __future__ import annotations
 
@@ -48,3 +49,12 @@ def write_kaggle_csv(path: Path, images: np.ndarray, labels: np.ndarray) -> Path
     ]
     path.write_text("\n".join([header, *rows]) + "\n")
     return path
+
+
+def as_shown(markdown: str) -> str:
+    """A string the app escaped with :func:`app.text.plain`, as the browser shows it."""
+    import re
+
+    from app.text import WORD_JOINER
+
+    return re.sub(r"\\(.)", r"\1", markdown).replace(WORD_JOINER, "")

@@ -12,6 +12,7 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT, tiny_arrays
+from tests.helpers import as_shown
 
 APP = str(ROOT / "app" / "streamlit_app.py")
 
@@ -27,13 +28,6 @@ def _metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
-def _plain(markdown: str) -> str:
-    """A Markdown string the app escaped (see app.text.plain), as the browser shows it."""
-    import re
-
-    from app.text import WORD_JOINER
-
-    return re.sub(r"\\(.)", r"\1", markdown).replace(WORD_JOINER, "")
 
 
 def test_opens_on_digits():
@@ -82,11 +76,11 @@ def test_offline_without_mnist_falls_back_to_digits_in_one_sentence(cache_dir):
     assert not at.exception
     assert len(at.warning) == 1
     folder = cache_dir / "datasets"
-    assert _plain(at.warning[0].value) == (
+    assert as_shown(at.warning[0].value) == (
         "MNIST handwritten digits cannot be downloaded here, so the bundled 8x8 digits are "
         "shown instead."
     )
-    assert _plain(at.sidebar.caption[0].value).startswith(
+    assert as_shown(at.sidebar.caption[0].value).startswith(
         f"To use it, put mnist.npz in {folder} or upload it below. The download said: "
         "mnist.npz: could not download MNIST handwritten digits from http://127.0.0.1:9/"
     )
@@ -117,7 +111,7 @@ def test_upload_of_a_good_file_is_selected_and_survives_a_reload(tmp_path, cache
 def test_upload_of_a_bad_file_says_why_and_keeps_the_dataset(cache_dir):
     at = _upload(_app("digits").run(), [("page.npz", b"<html>404</html>")])
     assert not at.exception
-    assert [_plain(e.value) for e in at.error] == [
+    assert [as_shown(e.value) for e in at.error] == [
         "page.npz: this is an HTML page, not an .npz archive "
         "(often a failed download or a saved web page)."
     ]
@@ -163,7 +157,7 @@ def test_link_to_a_missing_dataset_opens_mnist_and_says_so(mnist_cached):
     at = _app("upload:0123456789abcdef/gone.npz").run()
     assert not at.exception
     assert at.session_state["dataset"] == "mnist"
-    assert [_plain(t.value) for t in at.toast] == [
+    assert [as_shown(t.value) for t in at.toast] == [
         "The dataset in the link, upload:0123456789abcdef/gone.npz, is not here; "
         "showing MNIST handwritten digits."
     ]

@@ -8,7 +8,6 @@ import re
 import time
 from urllib.parse import parse_qs, urlparse
 
-import numpy as np
 import pytest
 
 from mnist_core import embeddings, figures

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from mnist_core.models import EarlyStoppingSpec, LayerSpec, ModelSpec, ReduceLRSpec, TrainSpec
-from tests.browser import ARTIFACTS, chromium, streamlit_server
+from tests.browser import ARTIFACTS, streamlit_server
 
 pytestmark = pytest.mark.browser
 WIDTHS = (1280, 1400)
@@ -22,11 +22,6 @@ def server(cache_dir, tmp_path):
     with streamlit_server(tmp_path / "streamlit.log") as (url, _):
         yield url
 
-
-@pytest.fixture
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 def _settle(page) -> None:

@@ -5,7 +5,6 @@ cannot write its run says so in one sentence."""
 
 from __future__ import annotations
 
-import re
 
 import time
 
@@ -14,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from mnist_core import runs
 from mnist_core.models import EarlyStoppingSpec, LayerSpec, ModelSpec, TrainSpec
+from tests.helpers import as_shown
 from tests.conftest import ROOT
 
 APP = str(ROOT / "app" / "streamlit_app.py")
@@ -30,11 +30,6 @@ def _builder(spec: str | None = None) -> AppTest:
     return at
 
 
-def _shown(markdown: str) -> str:
-    """An escaped Markdown string (see app.text.plain) as the browser shows it."""
-    from app.text import WORD_JOINER
-
-    return re.sub(r"\\(.)", r"\1", markdown).replace(WORD_JOINER, "")
 
 
 def _button(at: AppTest, label: str):
@@ -195,7 +190,7 @@ def test_a_link_with_5000_layers_is_refused_before_drawing_them(cache_dir):
     at.switch_page("views/builder.py").run()
     seconds = time.perf_counter() - start
     assert not at.exception
-    assert [_shown(e.value) for e in at.error] == [
+    assert [as_shown(e.value) for e in at.error] == [
         "The spec has 5,000 layers; at most 100 are allowed. The default model is shown instead."
     ]
     assert len(at.session_state["builder_layers"]) == 2  # the default feed-forward 64
@@ -205,7 +200,7 @@ def test_a_link_with_5000_layers_is_refused_before_drawing_them(cache_dir):
 def test_size_limits_disable_train_with_the_numbers(cache_dir):
     big = ModelSpec((LayerSpec("Flatten"), *[LayerSpec("Dense", {"units": 20_000})] * 2))
     at = _builder(big.to_url())
-    errors = [_shown(e.value) for e in at.error]
+    errors = [as_shown(e.value) for e in at.error]
     assert errors[0].startswith("The model has 401,520,010 parameters, more than the limit of "
                                 "50,000,000")  # 8×8 digits: 65×20,000 + 20,001×20,000 + 200,010
     assert _button(at, "Train").disabled
@@ -217,7 +212,7 @@ def test_user_strings_from_a_link_are_plain_text(cache_dir):
     spec = ModelSpec((LayerSpec("Flatten"),), TrainSpec(), hostile * 3)  # too long: a note
     at = _builder(spec.to_url())
     (note,) = [e.value for e in at.error]
-    assert _shown(note).startswith("The model name must be text of 1 to 100 printable characters; got ")
+    assert as_shown(note).startswith("The model name must be text of 1 to 100 printable characters; got ")
     assert "\\!\\[t\\]\\(http" in note and "](http" not in note
     short = _builder(ModelSpec((LayerSpec("Flatten"),), TrainSpec(), hostile).to_url())
     assert _widget(short, "text_input", "N", "name").value == hostile  # a text box: plain

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from mnist_core.data import NAMED_DATASETS
 from tests.conftest import ROOT, tiny_arrays
-from tests.helpers import write_idx_folder, write_kaggle_csv
+from tests.helpers import as_shown, write_idx_folder, write_kaggle_csv
 from tests.test_data_uploads import fashion_like  # noqa: F401  (a fixture)
 
 APP = str(ROOT / "app" / "streamlit_app.py")
@@ -42,10 +42,6 @@ def _picker_title(at: AppTest) -> str:
     return picker.format_func(picker.value)
 
 
-def _plain(markdown: str) -> str:
-    from app.text import WORD_JOINER
-
-    return re.sub(r"\\(.)", r"\1", markdown).replace(WORD_JOINER, "")
 
 
 def _markdown_texts(at: AppTest) -> list[str]:
@@ -62,7 +58,7 @@ def test_a_28x28_kaggle_csv_upload_is_shown_under_its_file_name(tmp_path, cache_
     assert _metrics(at)["Image size"] == "28 × 28 px"
     assert int(_metrics(at)["Training images"]) + int(_metrics(at)["Test images"]) == 300
     assert _picker_title(at) == "train.csv"
-    assert _plain(at.caption[0].value) == "train.csv · uploaded train.csv"
+    assert as_shown(at.caption[0].value) == "train.csv · uploaded train.csv"
     assert not any(re.search(r"[0-9a-f]{16}", text) for text in _markdown_texts(at))  # no hash
 
 
@@ -110,7 +106,7 @@ def test_a_user_names_the_classes_of_an_upload_on_the_data_page(tmp_path, cache_
     # Three names for four classes: one sentence, nothing changed.
     at.text_area[0].set_value("a\nb\nc")
     at.button[-1].click().run()
-    assert [_plain(e.value) for e in at.error] == ["Give 4 class names, one per label 0 to 3; got 3."]
+    assert [as_shown(e.value) for e in at.error] == ["Give 4 class names, one per label 0 to 3; got 3."]
     assert _picker_title(at) == "Shapes"
 
 
@@ -124,7 +120,7 @@ def test_a_hostile_link_is_shown_as_plain_text(mnist_cached):
     assert not at.exception
     texts = _markdown_texts(at)
     assert not any(HOSTILE in text for text in texts), texts
-    assert [_plain(t.value) for t in at.toast] == [
+    assert [as_shown(t.value) for t in at.toast] == [
         f"The dataset in the link, {HOSTILE}, is not here; showing MNIST handwritten digits."
     ]
 
@@ -138,7 +134,7 @@ def test_a_hostile_file_name_is_shown_as_plain_text(tiny_npz, cache_dir):
     unescaped = re.compile(r"(?<!\\)(!\\?\[|<img|\$x|:red\\?\[)")  # not escaped by a backslash
     assert not any(unescaped.search(t) for t in texts), texts
     assert unescaped.search(name) and unescaped.search("**" + name)  # the check can fail
-    assert _plain(at.caption[0].value) == f"{name} · uploaded {name}"
+    assert as_shown(at.caption[0].value) == f"{name} · uploaded {name}"
 
 
 def test_an_unreadable_file_name_in_an_error_is_plain_text(cache_dir):
@@ -163,7 +159,7 @@ def test_data_page_in_a_read_only_cache_shows_statistics_from_memory(tiny_npz, c
     at = _app(key).run()
     assert not at.exception and not at.error
     assert _metrics(at)["Training images"] == "40"
-    notes = [_plain(c.value) for c in at.caption if "not kept" in c.value]
+    notes = [as_shown(c.value) for c in at.caption if "not kept" in c.value]
     folder = cache_dir / "stats"
     assert len(notes) == 1 and notes[0].startswith(
         f":material/warning: Computed in memory, not kept: The folder {folder} is read-only here: "
@@ -179,7 +175,7 @@ def test_an_upload_into_a_full_cache_is_one_sentence(tiny_npz, small_disk, monke
     fill_disk(small_disk)
     at = _upload(at, [("tiny.npz", tiny_npz.read_bytes())])
     assert not at.exception
-    assert [_plain(e.value) for e in at.sidebar.error] == [
+    assert [as_shown(e.value) for e in at.sidebar.error] == [
         f"The disk holding {small_disk / 'uploads'} is full: tiny.npz could not be written "
         "(No space left on device)."
     ]
@@ -195,7 +191,7 @@ def test_offline_and_read_only_the_picker_still_says_what_is_shown(cache_dir, re
     assert _metrics(at)["Image size"] == "8 × 8 px"
     assert len(at.sidebar.warning) == 1
     folder = cache_dir / "datasets"
-    assert _plain(at.sidebar.caption[0].value) == (
+    assert as_shown(at.sidebar.caption[0].value) == (
         f"To use it, put mnist.npz in {folder} or upload it below. The download said: "
         f"The folder {folder} is read-only here: mnist.npz could not be written "
         "(Read-only file system)."

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 
 from app.text import WORD_JOINER
-from tests.browser import ARTIFACTS, chromium, streamlit_server
+from tests.browser import ARTIFACTS, streamlit_server
 
 pytestmark = pytest.mark.browser
 
@@ -24,11 +24,6 @@ PAGES = [
     ("evaluation", "Evaluation"),
 ]
 
-
-@pytest.fixture
-def browser():
-    with chromium() as browser:
-        yield browser
 
 
 def _page(browser, width: int, height: int = 1000):

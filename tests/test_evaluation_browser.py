@@ -13,7 +13,7 @@ import pytest
 
 from mnist_core import evaluation
 from mnist_core.evaluation import report
-from tests.browser import ARTIFACTS, chromium, streamlit_server
+from tests.browser import ARTIFACTS, streamlit_server
 from tests.test_evaluation_page import BEST_ID, HOSTILE_NAME, make_two_runs
 
 pytestmark = pytest.mark.browser
@@ -29,11 +29,6 @@ def server(mnist_cached):
     with streamlit_server(mnist_cached / "streamlit.log") as (url, _):
         yield url
 
-
-@pytest.fixture
-def browser():
-    with chromium() as b:
-        yield b
 
 
 def _wait_for_page(page) -> None:
