@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import secrets
 import shutil
 import time
@@ -345,11 +346,15 @@ def _result_problems(directory: Path, info: dict, summary: RunSummary | None) ->
     import zipfile
 
     problems = []
-    events = directory / "events.jsonl"
-    if events.exists():
-        text = events.read_bytes()
-        if text and not text.endswith(b"\n"):
-            problems.append("events.jsonl ends in a cut-off line")
+    try:  # only the last byte: a list of many runs must not read every history
+        with open(directory / "events.jsonl", "rb") as f:
+            size = f.seek(0, os.SEEK_END)
+            if size:
+                f.seek(size - 1)
+                if f.read(1) != b"\n":
+                    problems.append("events.jsonl ends in a cut-off line")
+    except FileNotFoundError:
+        pass
     if summary is None:
         problems.append("summary.json is missing or unreadable")
     if info.get("kind") != "baseline":
