@@ -79,6 +79,7 @@ def test_builder_trains_one_epoch_live_and_shows_the_result(server, page):
     page.locator("strong", has_text="done").first.wait_for(timeout=120_000)
     page.get_by_text("Test accuracy").wait_for(timeout=30_000)
     curves = page.locator('[data-testid="stPlotlyChart"]')
+    curves.first.wait_for(timeout=30_000)  # the chart component loads lazily, after the metrics
     assert curves.count() == 1
     assert page.locator('[data-testid="stException"]').count() == 0
     time.sleep(1.5)
