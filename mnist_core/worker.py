@@ -73,8 +73,35 @@ def _queued_work(directory: Path, progress: JobProgress, work: Callable) -> str:
         return work(record, progress)
 
 
+def use_threads(record, progress: JobProgress, *, tensorflow: bool) -> int:
+    """Keep this run to its share of the cores (:func:`mnist_core.runs.queue.threads_per_run`)
+    before any library starts its thread pools: TensorFlow's intra- and inter-op pools
+    (which must be set before its first op), OpenMP's and joblib's ``n_jobs=-1`` (the
+    baseline's forest). Recorded as the run's ``threads`` event and a line of its log."""
+    from mnist_core.runs.queue import available_cores, max_training, threads_per_run
+
+    threads, slots, cores = threads_per_run(), max_training(), available_cores()
+    os.environ["OMP_NUM_THREADS"] = os.environ["LOKY_MAX_CPU_COUNT"] = str(threads)
+    event = {"type": "threads", "threads": threads, "slots": slots, "cores": cores}
+    if tensorflow:
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:
+            pass  # TensorFlow already ran an op in this process: it keeps its pools
+        event.update(intra_op=tf.config.threading.get_intra_op_parallelism_threads(),
+                     inter_op=tf.config.threading.get_inter_op_parallelism_threads())  # fmt: skip
+    record.append_event(event)
+    progress.stage(f"{threads} thread{'' if threads == 1 else 's'} per run ({slots} "
+                   f"slot{'' if slots == 1 else 's'} on {cores} core{'' if cores == 1 else 's'})")
+    return threads
+
+
 def run_train(directory: Path, spec: dict, progress: JobProgress) -> str:
     def train(record, progress):
+        use_threads(record, progress, tensorflow=True)
         from mnist_core.runs.training import run_training
 
         return run_training(record, progress)
@@ -84,6 +111,7 @@ def run_train(directory: Path, spec: dict, progress: JobProgress) -> str:
 
 def run_baseline(directory: Path, spec: dict, progress: JobProgress) -> str:
     def fit(record, progress):
+        use_threads(record, progress, tensorflow=False)
         from mnist_core.runs.baseline import fit_and_evaluate
 
         return fit_and_evaluate(record, progress)

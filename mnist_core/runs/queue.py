@@ -5,11 +5,17 @@ imported TensorFlow yet). A waiting run may take a free slot only when no live q
 was submitted before it, so runs start in submission order; slots are ``flock`` locks the
 kernel releases if a worker dies. A run whose worker is gone is not "in the queue": it is
 counted by nobody.
+
+Runs training side by side share the machine's cores: each uses :func:`threads_per_run`
+threads (the cores divided among the slots, or ``$MNIST_THREADS_PER_RUN``), set by the
+worker before TensorFlow starts its thread pools, so that two runs on two cores take one
+core each instead of fighting over both.
 """
 
 from __future__ import annotations
 
 import fcntl
+import math
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -21,14 +27,48 @@ from mnist_core.runs import jobs
 from mnist_core.runs.states import QUEUED, RUNNING
 
 MAX_TRAINING_ENV = "MNIST_MAX_TRAINING"
+THREADS_ENV = "MNIST_THREADS_PER_RUN"
+DEFAULT_MAX_TRAINING = 1
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 
 
 def max_training() -> int:
-    """How many runs may train at once (``$MNIST_MAX_TRAINING``, default 1)."""
+    """How many runs may train at once (``$MNIST_MAX_TRAINING``, default
+    :data:`DEFAULT_MAX_TRAINING`)."""
     try:
-        return max(1, int(os.environ.get(MAX_TRAINING_ENV, "1")))
+        return max(1, int(os.environ.get(MAX_TRAINING_ENV, str(DEFAULT_MAX_TRAINING))))
     except ValueError:
-        return 1
+        return DEFAULT_MAX_TRAINING
+
+
+def available_cores() -> int:
+    """The CPU cores this process may run on: its affinity mask (``taskset``, a container's
+    cpuset), lowered to a cgroup v2 CPU quota when one is set (``docker --cpus 2``)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = CGROUP_CPU_MAX.read_text().split()[:2]
+        cores = min(cores, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError, ZeroDivisionError):
+        pass  # no cgroup v2 file, or "max": no quota
+    return max(1, cores)
+
+
+def threads_per_run(*, slots: int | None = None, cores: int | None = None) -> int:
+    """How many threads one training run may use: ``$MNIST_THREADS_PER_RUN`` when it is a
+    whole number >= 1, else the available cores divided among the training slots (at least
+    1): 2 cores and 1 slot give 2 threads, 2 cores and 2 slots give 1 each."""
+    try:
+        wanted = int(os.environ.get(THREADS_ENV, "").strip())
+    except ValueError:
+        wanted = 0
+    if wanted >= 1:
+        return wanted
+    slots = slots or max_training()
+    cores = cores or available_cores()
+    return max(1, cores // slots)
 
 
 @dataclass(frozen=True)
