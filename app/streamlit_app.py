@@ -41,6 +41,7 @@ navigation = st.navigation(
         st.Page("views/builder.py", title="Model builder", icon=":material/stacks:",
                 url_path="builder"),
         st.Page("views/runs.py", title="Runs", icon=":material/monitoring:", url_path="runs"),
+        st.Page("views/studies.py", title="Studies", icon=":material/tune:", url_path="studies"),
         st.Page("views/evaluate.py", title="Evaluation", icon=":material/fact_check:",
                 url_path="evaluation"),
     ]

@@ -332,24 +332,15 @@ def test_runs_page_compares_exports_and_launches_a_baseline(finished_run):
     assert "Accuracy against training time" in [s.value for s in at.subheader]
 
 
-def test_capacity_grid_launches_twelve_queued_runs_and_cancels_them_at_once(cache_dir):
-    from mnist_core import runs
-
+def test_runs_page_points_to_the_capacity_grid_study_instead_of_launching_a_grid(cache_dir):
     at = _app("digits").run()
     at.switch_page("views/runs.py").run()
-    at.number_input(key="grid_epochs").set_value(1)
-    next(b for b in at.button if b.label == "Launch grid").click().run()
     assert not at.exception
-    launched = runs.list_runs()
-    assert sorted(r.name for r in launched) == sorted(
-        f"grid {u}x{d}" for u in (128, 256, 512, 1024) for d in (1, 2, 3)
-    )
-    groups = {r.group for r in launched}
-    assert len(groups) == 1 and groups.pop().startswith("grid-")
-    at.run()
-    cancel = next(b for b in at.button if b.label.startswith("Cancel the grid"))
-    assert cancel.label.endswith("(12 runs left)")
-    cancel.click().run()  # one click for the whole grid
+    assert [b.label for b in at.button] == ["Fit baseline"]  # the fixed grid launcher is gone
+    (link,) = at.get("page_link")
+    assert (link.proto.page, link.proto.query_string) == ("studies", "tune=capacity&dataset=digits")
+    at.query_params["tune"] = "capacity"  # what the link opens: the step fills the form
+    at.switch_page("views/studies.py").run()
     assert not at.exception
-    states = {runs.wait(r.directory, timeout=300).state for r in launched}
-    assert states <= {"stopped", "cancelled", "done"} and "cancelled" in states
+    assert at.multiselect(key="study_params").value == ["layer 2.units", "hidden_dense_layers"]
+    assert not (cache_dir / "runs").exists()  # nothing launched by either page

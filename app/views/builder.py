@@ -51,6 +51,7 @@ NOTES = "builder_link_notes"  # what was wrong with the link the form was loaded
 RUN = "builder_run"  # the run shown below the form
 LAST_START = "builder_last_start"  # (spec and dataset, time, run id) of the last Train
 SELECTED_RUN = "selected_run"  # the run the user is looking at, shared by pages
+SPEC_URL = "builder_spec_url"  # the spec shown, as link text: where a new study starts from
 DEFAULT_PRESET = "ff64"
 FIELDS_PER_LINE = 3  # readable selects at 1,280 px: "valid", "relu" never cut
 REPEAT_SECONDS = 5.0  # a second Train of the same spec within this is a double click
@@ -88,7 +89,8 @@ def render(active: ActiveDataset) -> None:
     with right:
         summary_table(analysis)
         train_button(spec, analysis, key, dataset)
-    st.query_params["spec"] = spec.to_url()
+        study_link(spec, key)
+    st.query_params["spec"] = st.session_state[SPEC_URL] = spec.to_url()
 
     run_id = st.session_state.get(RUN)
     if run_id:
@@ -352,6 +354,12 @@ def train_button(spec: ModelSpec, analysis, key: str, dataset) -> None:
     if st.button("Train", type="primary", disabled=not analysis.ok, icon=":material/play_arrow:",
                  width="stretch", key="train"):  # fmt: skip
         _start_run(spec, key, dataset)
+
+
+def study_link(spec: ModelSpec, key: str) -> None:
+    st.page_link("views/studies.py", label="Study this spec", icon=":material/tune:",
+                 query_params={"spec": spec.to_url(), "dataset": key},
+                 help="Opens the Studies page on this spec: vary its settings, search them.")  # fmt: skip
 
 
 def _start_run(spec: ModelSpec, key: str, dataset) -> None:

@@ -1,10 +1,9 @@
 """Runs: every run in the cache, live or finished. Compare them by their settings and
 curves, weigh accuracy against time, stop or delete many at once, export histories, launch
-a capacity grid or a random-forest baseline."""
+a random-forest baseline. (The capacity grid is a study now: the Studies page's
+*Capacity grid* step.)"""
 
 from __future__ import annotations
-
-import time
 
 import pandas as pd
 import streamlit as st
@@ -13,11 +12,9 @@ from app import loaders
 from app.run_panel import run_panel
 from app.sidebar import ActiveDataset, active_dataset
 from app.text import plain
-from mnist_core import figures, runs
-from mnist_core.models import GRID_DEPTHS, GRID_UNITS, capacity_grid
+from mnist_core import figures, runs, studies
 
 SELECTED_RUN = "selected_run"  # the run the user is looking at, shared by pages
-PERCENT = st.column_config.NumberColumn(format="%.2f %%", width=80)
 
 
 def render(active: ActiveDataset) -> None:
@@ -25,8 +22,8 @@ def render(active: ActiveDataset) -> None:
     all_runs = runs.list_runs()
     launchers(active)
     if not all_runs:
-        st.info("No runs yet: train a model on the Model builder page, or launch a grid or "
-                "a baseline above.")  # fmt: skip
+        st.info("No runs yet: train a model on the Model builder page, launch a study on the "
+                "Studies page, or fit a baseline above.")  # fmt: skip
         return
     labels = runs.distinguishing_labels(all_runs)
     table = runs_table(all_runs, labels)
@@ -67,7 +64,6 @@ def render(active: ActiveDataset) -> None:
     actions(ticked, all_runs, labels)
     compare(chosen, labels)
     tradeoff(table)
-    grid_results(all_runs)
     st.divider()
     focus = chosen[0] if chosen else all_runs[0]
     st.session_state[SELECTED_RUN] = st.query_params["run"] = focus.run_id
@@ -118,7 +114,7 @@ def _epochs_run(run: runs.RunRecord) -> int:
 
 def actions(ticked: list[runs.RunRecord], all_runs: list[runs.RunRecord],
             labels: dict[str, str]) -> None:
-    """Stop, cancel or delete the ticked runs, or a whole grid, at once."""
+    """Stop, cancel or delete the ticked runs, or a whole study, at once."""
     if notice := st.session_state.pop("runs_notice", None):
         st.success(plain(notice))
     active_groups = sorted({r.group for r in all_runs if r.group and r.status.active})
@@ -147,10 +143,18 @@ def actions(ticked: list[runs.RunRecord], all_runs: list[runs.RunRecord],
                     st.rerun()
     for group in active_groups:
         pending = sum(r.group == group and r.status.active for r in all_runs)
-        if c_group.button(f"Cancel the grid {plain(group)} ({pending} runs left)",
+        try:  # a study's runs: the study stops (its driver would start the next trials)
+            study = studies.open_study(group)
+        except studies.StudyError:
+            study = None
+        what = f"study {group}" if study else f"group {group}"
+        if c_group.button(f"Stop the {plain(what)} ({pending} run{'s' if pending != 1 else ''} left)",
                           icon=":material/cancel:", key=f"cancel-{group}"):  # fmt: skip
-            sentences = runs.stop_group(group)
-            st.toast(f"{len(sentences)} runs of {group} cancelled or stopping.")
+            if study is not None:
+                st.toast(plain(studies.stop(study)))
+            else:
+                sentences = runs.stop_group(group)
+                st.toast(plain(f"{len(sentences)} runs of {group} cancelled or stopping."))
 
 
 def compare(chosen: list[runs.RunRecord], labels: dict[str, str]) -> None:
@@ -186,17 +190,9 @@ def tradeoff(table: pd.DataFrame) -> None:
 
 def launchers(active: ActiveDataset) -> None:
     key, dataset = active
-    with st.expander("Launch a capacity grid or a baseline"):
+    with st.expander("Launch a baseline, or a capacity grid as a study"):
         left, right = st.columns(2, gap="large")
-        with left, st.form("grid_form"):
-            st.markdown(f"**Capacity grid** on the chosen dataset: dense networks of "
-                        f"{', '.join(map(str, GRID_UNITS))} units × {', '.join(map(str, GRID_DEPTHS))} "
-                        "hidden layers, 12 runs through the same queue.")  # fmt: skip
-            epochs = st.number_input("epochs per run", 1, 100, 5, key="grid_epochs")
-            if st.form_submit_button("Launch grid"):
-                group = "grid-" + time.strftime("%H%M%S")
-                _launch([(spec, group) for spec in capacity_grid(epochs=int(epochs))], key, dataset)
-        with right, st.form("baseline_form"):
+        with left, st.form("baseline_form"):
             st.markdown(f"**Random-forest baseline** (scikit-learn, {runs.BaselineSpec.trees} trees) "
                         f"fitted on a sample of the {len(dataset.x_train):,} training digits.")  # fmt: skip
             sample = st.number_input("training digits", 10, len(dataset.x_train),
@@ -204,6 +200,11 @@ def launchers(active: ActiveDataset) -> None:
                                      key="baseline_sample")  # fmt: skip
             if st.form_submit_button("Fit baseline"):
                 _launch([(runs.BaselineSpec(sample=int(sample)), None)], key, dataset)
+        with right:
+            st.markdown(f"**Capacity grid** ({studies.STUDY_PRESETS['capacity']}): a study now, "
+                        "with its trials table, heat map, curves and pruning.")  # fmt: skip
+            st.page_link("views/studies.py", label="Set up the capacity grid on the Studies page",
+                         icon=":material/tune:", query_params={"tune": "capacity", "dataset": key})  # fmt: skip
 
 
 def _launch(specs: list, key: str, dataset) -> None:
@@ -220,31 +221,6 @@ def _launch(specs: list, key: str, dataset) -> None:
         return
     st.toast(f"{len(specs)} run{'s' if len(specs) > 1 else ''} queued; "
              f"{runs.max_training()} trains at a time.")  # fmt: skip
-
-
-def grid_results(all_runs: list[runs.RunRecord]) -> None:
-    """The newest capacity grid's cells: units and depth read from each run's spec."""
-    grids = [r for r in all_runs if r.group and r.group.startswith("grid-") and r.spec]
-    if not grids:
-        return
-    newest = max(grids, key=lambda r: r.created).group
-    cells = []
-    for run in (r for r in grids if r.group == newest):
-        dense = [layer for layer in run.spec.layers if layer.type == "Dense"]
-        best = (run.summary.best if run.summary else None) or {}
-        if dense and best.get("val_loss") is not None:
-            cells.append({"run": run.run_id, "units": dense[0].params["units"],
-                          "hidden layers": len(dense), "best val_loss": best["val_loss"],
-                          "best epoch": best["epoch"],
-                          "test accuracy": 100 * (run.summary.test_accuracy or 0)})  # fmt: skip
-    if not cells:
-        return
-    st.subheader(f"Capacity grid {newest}")
-    frame = pd.DataFrame(cells).sort_values("best val_loss")
-    left, right = st.columns([1, 1])
-    left.dataframe(frame, hide_index=True, width="stretch",
-                   column_config={"test accuracy": PERCENT})  # fmt: skip
-    right.plotly_chart(figures.runs.grid_heatmap_figure(frame), key="grid_heatmap")
 
 
 if __name__ == "__main__":  # run as a page by st.navigation

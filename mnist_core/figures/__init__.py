@@ -8,9 +8,22 @@ pages never name trace numbers. Nothing here computes or imports the engine.
 - :mod:`.training`: one run's curves
 - :mod:`.evaluation`: confusion matrix (``clicked_cell``), mismatches, top probabilities
 - :mod:`.runs`: curves overlaid, accuracy against time, capacity grid, importances
+- :mod:`.studies`: a study's trials: parallel coordinates, best so far, importance, curves,
+  repeats (mean ± sd), a two-parameter grid's heat map
 - :mod:`.style`: colours and type sizes; :mod:`.selection`: reading a selection state
 """
 
-from mnist_core.figures import data, digits, embeddings, evaluation, runs, selection, style, training
+from mnist_core.figures import (
+    data,
+    digits,
+    embeddings,
+    evaluation,
+    runs,
+    selection,
+    studies,
+    style,
+    training,
+)
 
-__all__ = ["data", "digits", "embeddings", "evaluation", "runs", "selection", "style", "training"]
+__all__ = ["data", "digits", "embeddings", "evaluation", "runs", "selection", "studies", "style",
+           "training"]  # fmt: skip
