@@ -138,6 +138,7 @@ RUNNERS: dict[str, Callable[[Path, dict, JobProgress], str]] = {
     "baseline": run_baseline,
     "checkpoint": run_checkpoint,
     "study": run_study,
+    "export": lambda *job: __import__("mnist_core.inside.job", fromlist=["run"]).run(*job),
 }
 
 

@@ -12,7 +12,8 @@ files (:class:`RunPaths` does):
 - ``checkpoint-last.weights.h5`` / ``checkpoint-best.weights.h5`` and ``checkpoint.json``
   (their epochs): written after every epoch, so a worker that dies keeps what it had learnt;
   ``checkpoint-eval/``: the job that evaluates such a checkpoint;
-- at the end: ``model.keras``, ``test_probabilities.npy``, ``summary.json``, ``tb/``.
+- at the end: ``model.keras``, ``model.onnx``, ``test_probabilities.npy``, ``summary.json``,
+  ``tb/``; ``onnx-export/`` and ``train-features.npz``: :mod:`mnist_core.inside`'s job, cache.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ _FILES = {
     "checkpoint_job": "checkpoint-eval", "probabilities": "test_probabilities.npy",
     "summary": "summary.json", "tensorboard": "tb", "log": "worker.log", "stop": "stop_requested",
     "importances": "feature_importances.npy",
+    "onnx": "model.onnx", "onnx_job": "onnx-export", "features": "train-features.npz",  # inside
 }  # fmt: skip
 
 

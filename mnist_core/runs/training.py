@@ -84,6 +84,11 @@ def run_training(record: RunRecord, progress) -> str:
     progress.stage("saving the model")
     record.save_probabilities(probabilities)
     save_model_atomic(model, record.paths.model_partial, record.paths.model)
+    progress.stage("exporting the model to ONNX")  # served without TensorFlow (issue 12)
+    from mnist_core.inside.export import export_after_training
+
+    export_after_training(model, record, class_names=dataset.class_names,
+                          epoch=summary.model_epoch)  # fmt: skip
     record.write_summary(summary)
     record.append_event({"type": "test", "t": round(time.perf_counter() - start, 3),
                          "loss": summary.test_loss, "accuracy": summary.test_accuracy})  # fmt: skip
