@@ -127,7 +127,7 @@ def test_figures_package_holds_modules_only_and_imports_no_engine():
                          cwd=ROOT, check=True).stdout.splitlines()  # fmt: skip
     assert out[0] == "[]"
     assert out[1] == str(sorted(["data", "digits", "embeddings", "evaluation", "runs",
-                                 "selection", "style", "training"]))  # fmt: skip
+                                 "selection", "studies", "style", "training"]))  # fmt: skip
     assert not hasattr(figures, "digit_grid_figure") and not hasattr(figures, "confusion_figure")
 
 

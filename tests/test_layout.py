@@ -11,7 +11,8 @@ from tests.conftest import ROOT
 
 RUN_FILES = ("run.json", "spec.json", "summary.json", "status.json", "events.jsonl",
              "model.keras", "test_probabilities.npy", "feature_importances.npy",
-             "checkpoint-last", "checkpoint-best", "worker.log")  # fmt: skip
+             "checkpoint-last", "checkpoint-best", "worker.log", "model.onnx",
+             "train-features")  # fmt: skip
 
 
 def _sources(folder: str) -> list:

@@ -7,7 +7,7 @@ pages never name trace numbers. Nothing here computes or imports the engine.
 - :mod:`.embeddings`: embedding scatter (``selected_rows``), scree, components, label counts
 - :mod:`.training`: one run's curves
 - :mod:`.evaluation`: confusion matrix (``clicked_cell``), mismatches, top probabilities
-- :mod:`.runs`: curves overlaid, accuracy against time, capacity grid, importances
+- :mod:`.runs`: curves overlaid, accuracy against time, importances
 - :mod:`.studies`: a study's trials: parallel coordinates, best so far, importance, curves,
   repeats (mean ± sd), a two-parameter grid's heat map
 - :mod:`.style`: colours and type sizes; :mod:`.selection`: reading a selection state

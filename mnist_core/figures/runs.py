@@ -1,5 +1,5 @@
-"""Runs side by side: curves overlaid, accuracy against training time, a capacity grid's
-heat map, and a random forest's pixel importances.
+"""Runs side by side: curves overlaid, accuracy against training time,
+and a random forest's pixel importances.
 
 Each run is named by its ``label`` column (a run's name and what sets it apart, written by
 the caller); without one, by its ``run`` id.
@@ -83,22 +83,6 @@ def tradeoff_figure(table: pd.DataFrame) -> go.Figure:
     fig.update_yaxes(title_text="test accuracy", tickformat="~g", ticksuffix=" %", automargin=True)
     fig.update_layout(height=420, margin=dict(t=20, b=10, l=10, r=10), font=dict(size=MIN_FONT),
                       legend=dict(orientation="h", y=-0.2, yanchor="top", title="run"))  # fmt: skip
-    return fig
-
-
-def grid_heatmap_figure(cells: pd.DataFrame) -> go.Figure:
-    """Best validation loss per (units, hidden layers) cell of a capacity grid (columns
-    ``units``, ``hidden layers``, ``best val_loss``)."""
-    pivot = cells.pivot_table(index="hidden layers", columns="units", values="best val_loss")
-    fig = go.Figure(go.Heatmap(
-        z=pivot.to_numpy(), x=[str(c) for c in pivot.columns], y=[str(i) for i in pivot.index],
-        colorscale="Viridis_r", texttemplate="%{z:.4f}", textfont=dict(size=MIN_FONT),
-        colorbar=dict(title="val loss"),
-        hovertemplate="%{x} units × %{y} layers: %{z:.4f}<extra></extra>",
-    ))  # fmt: skip
-    fig.update_xaxes(title_text="units per hidden layer", type="category", automargin=True)
-    fig.update_yaxes(title_text="hidden layers", type="category", automargin=True)
-    fig.update_layout(height=300, margin=dict(t=10, b=10, l=10, r=10))
     return fig
 
 
