@@ -111,11 +111,13 @@ def nearest(query: np.ndarray, arrays: dict[str, np.ndarray], *, k: int) -> tupl
     (one feature vector of the layer, before any PCA)."""
     q = _project(query.astype(np.float32)[None], arrays["mean"], arrays["components"])[0]
     features = arrays["features"]
-    squared = arrays["norms"] - 2.0 * (features @ q) + float(q @ q)
+    squared = arrays["norms"] - 2.0 * (features @ q) + float(q @ q)  # fast, rounded
     k = min(k, len(features))
-    picked = np.argpartition(squared, k - 1)[:k] if k < len(features) else np.arange(k)
-    picked = picked[np.argsort(squared[picked], kind="stable")]
-    return picked.astype(np.int64), np.sqrt(np.maximum(squared[picked], 0)).astype(np.float32)
+    wide = min(len(features), 4 * k)  # candidates, then exact distances among them
+    picked = np.argpartition(squared, wide - 1)[:wide] if wide < len(features) else np.arange(wide)
+    exact = np.linalg.norm(features[picked].astype(np.float64) - q, axis=1)
+    order = np.argsort(exact, kind="stable")[:k]
+    return picked[order].astype(np.int64), exact[order].astype(np.float32)
 
 
 def nearest_training_digits(record, image, *, k: int = 8) -> Neighbours:
