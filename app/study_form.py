@@ -30,8 +30,7 @@ OBJECTIVE, REPEATS, PRUNE, EPOCHS = "study_objective", "study_repeats", "study_p
 NAME, NOTES, LAST_LAUNCH = "study_name", "study_notes", "study_last_launch"
 SOURCES = {"builder": "the Model builder's spec", "preset": "a preset model"}
 PRUNING = {"none": "no pruning", "median": "median pruner", "hyperband": "Hyperband pruner"}
-OBJECTIVE_TEXT = {"val_accuracy": "validation accuracy (higher is better)",
-                  "val_loss": "validation loss (lower is better)"}  # fmt: skip
+OBJECTIVE_TEXT = {"val_accuracy": "validation accuracy", "val_loss": "validation loss"}
 TUTORIAL_LABELS = {"batch_size": "Batch size", "optimizer": "Optimizer",
                    "learning_rate": "Learning rate", "capacity": "Capacity grid",
                    "l2": "L2", "dropout": "Dropout"}  # fmt: skip
@@ -226,7 +225,9 @@ def search_fields(base: ModelSpec, paths: list[str]) -> dict:
                               placeholder="none", format="%g",
                               help="No new trial starts after this; empty: no limit.")  # fmt: skip
     objective = c4.selectbox("Objective (at the best epoch)", list(studies.OBJECTIVES),
-                             key=OBJECTIVE, format_func=OBJECTIVE_TEXT.get)  # fmt: skip
+                             key=OBJECTIVE, format_func=OBJECTIVE_TEXT.get,
+                             help="Trials are compared on this, at each run's best epoch: the "
+                                  "highest accuracy or the lowest loss, not the last.")  # fmt: skip
     c5, c6, c7, c8 = st.columns(4)
     repeats = c5.number_input("Repeats (seeds per trial)", min_value=1,
                               max_value=studies.MAX_REPEATS, step=1, key=REPEATS)  # fmt: skip

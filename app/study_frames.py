@@ -69,28 +69,31 @@ def ended_points(record: studies.StudyRecord) -> pd.DataFrame:
 
 
 def trials_table(record: studies.StudyRecord) -> pd.DataFrame:
-    """The trials for people: trial, state, a column per varied parameter, the objective's
-    mean (± sd with repeats), validation accuracy (%) and loss at the best epoch, the best
-    epoch, training time, seeds finished, and a note (why it failed, where it was pruned)."""
+    """The trials for people: trial, state, a column per varied parameter, the objective at
+    the best epoch (validation loss when it is the objective, and always the validation
+    accuracy in %), with repeats its ± sd and the seeds finished, the best epoch, training
+    time, a link to the trial's run, and a note (why it failed, where it was pruned)."""
     frame = record.trials_frame()
     plan = record.plan
     notes = []
     for trial in record.trials:
         if trial.state == "pruned" and trial.pruned_at is not None:
-            notes.append(f"pruned after epoch {trial.pruned_at}")
+            notes.append(f"after epoch {trial.pruned_at}")
         else:
             notes.append(trial.error or "")
     table = pd.DataFrame({"trial": frame["trial"], "state": frame["state"]})
     for path in plan.space.paths:
         table[path] = frame[path].map(_cell)
+    if plan.objective == "val_loss":
+        table["val loss"] = pd.to_numeric(frame["val_loss"], errors="coerce")
     table["val acc"] = pd.to_numeric(frame["val_accuracy"], errors="coerce") * 100
-    table["val loss"] = pd.to_numeric(frame["val_loss"], errors="coerce")
     if plan.repeats > 1:
         scale = 100 if plan.objective == "val_accuracy" else 1
         table["± sd"] = pd.to_numeric(frame["sd"], errors="coerce") * scale
-        table["seeds done"] = frame["repeats"]
+        table["seeds"] = frame["repeats"]
     table["best epoch"] = pd.to_numeric(frame["best_epoch"], errors="coerce")
     table["time (s)"] = pd.to_numeric(frame["seconds"], errors="coerce")
+    table["run"] = [f"runs?run={run_id}" if run_id else None for run_id in frame["run_id"]]
     table["note"] = notes
     return table
 

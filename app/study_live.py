@@ -16,7 +16,7 @@ from app.run_panel import STATE_ICONS, duration
 from app.text import plain
 from mnist_core import figures, studies
 
-MESSAGE = "study_message"  # (study id, sentence) of the last Stop or Resume
+MESSAGE = "study_message"  # (study id, sentence, failed) of the last Launch, Stop or Resume
 POLL_SECONDS = 1.0
 STUDY_ICONS = {**STATE_ICONS, "new": ":material/fiber_new:", "complete": ":material/check_circle:",
                "pruned": ":material/content_cut:"}  # fmt: skip
@@ -60,7 +60,7 @@ def _study_view(study_id: str, was_active: bool) -> None:
 def header(record: studies.StudyRecord) -> None:
     plan, status, state = record.plan, record.status, record.state
     dataset = plan.dataset.rsplit("/", 1)[-1] if plan else "?"
-    st.markdown(f"**Study** `{plain(record.study_id)}` · {plain(record.name)} on "
+    st.markdown(f"**Study** {plain(record.study_id)} · {plain(record.name)} on "
                 f"{plain(dataset)} · {STUDY_ICONS.get(state, '')} **{state}**")  # fmt: skip
     if plan is None:
         st.error(plain(status.error or f"Study {record.study_id} cannot be read."))
@@ -137,24 +137,32 @@ def actions(record: studies.StudyRecord) -> None:
                           disabled=frame.empty, key=f"study-csv-{record.study_id}")  # fmt: skip
     message = st.session_state.get(MESSAGE)
     if message and message[0] == record.study_id:
-        st.info(plain(message[1]), icon=":material/info:")
+        study_id, sentence, failed = message
+        if failed:
+            st.error(plain(sentence), icon=":material/error:")
+        elif status.active:  # what Launch, Stop or Resume did; once it ended, its state says it
+            st.info(plain(sentence), icon=":material/info:")
+
+
+def say(study_id: str, sentence: str, *, failed: bool = False) -> None:
+    """Keep what an action did (or why it could not) for the study's view."""
+    st.session_state[MESSAGE] = (study_id, sentence, failed)
 
 
 def _stop(study_id: str) -> None:
     try:
-        st.session_state[MESSAGE] = (study_id, studies.stop(studies.open_study(study_id)))
+        say(study_id, studies.stop(studies.open_study(study_id)))
     except (studies.StudyError, OSError) as exc:
-        st.session_state[MESSAGE] = (study_id, str(exc))
+        say(study_id, str(exc), failed=True)
 
 
 def _resume(study_id: str) -> None:
     try:
         studies.resume(studies.open_study(study_id))
     except (studies.StudyError, OSError) as exc:
-        st.session_state[MESSAGE] = (study_id, str(exc))
+        say(study_id, str(exc), failed=True)
     else:
-        st.session_state[MESSAGE] = (study_id, f"Study {study_id} resumed: its driver goes on "
-                                     "with the same Optuna study.")  # fmt: skip
+        say(study_id, f"Study {study_id} resumed: its driver goes on with the same Optuna study.")
 
 
 # --------------------------------------------------------------------------- table
@@ -163,26 +171,31 @@ def _resume(study_id: str) -> None:
 def trials_table(record: studies.StudyRecord, table) -> None:
     plan = record.plan
     st.subheader("Trials")
-    table = table.assign(run=[f"runs?run={r}" if r else None for r in record.trials_frame()["run_id"]])
+    sd_help = (f"standard deviation of the {figures.studies.objective_label(plan.objective)} "
+               "over the seeds" + (", in points" if plan.objective == "val_accuracy" else ""))
     config = {
-        "trial": st.column_config.NumberColumn(width=50, pinned=True),
-        "state": st.column_config.TextColumn(width=84, pinned=True),
-        "val acc": st.column_config.NumberColumn(format="%.2f %%", width=76,
-                                                 help="validation accuracy at the best epoch"),
-        "val loss": st.column_config.NumberColumn(format="%.4f", width=76,
-                                                  help="validation loss at the best epoch"),
-        "± sd": st.column_config.NumberColumn(format="%.2f", width=60,
-                                              help="standard deviation of the objective over "
-                                                   "the seeds"),
-        "best epoch": st.column_config.NumberColumn(format="%d", width=72),
-        "time (s)": st.column_config.NumberColumn(format="%.1f", width=68,
+        "trial": st.column_config.NumberColumn(width=44, pinned=True),
+        "state": st.column_config.TextColumn(width=74, pinned=True),
+        "val acc": st.column_config.NumberColumn(format="%.2f %%", width=72,
+                                                 help="validation accuracy at the best epoch "
+                                                      "(mean over the seeds)"),
+        "val loss": st.column_config.NumberColumn(format="%.4f", width=72,
+                                                  help="validation loss at the best epoch "
+                                                       "(mean over the seeds)"),
+        "± sd": st.column_config.NumberColumn(format="%.2f", width=56, help=sd_help),
+        "seeds": st.column_config.NumberColumn(width=52, help="seeds (repeats) finished"),
+        "best epoch": st.column_config.NumberColumn(format="%d", width=76),
+        "time (s)": st.column_config.NumberColumn(format="%.1f", width=64,
                                                   help="training time (mean over the seeds)"),
-        "note": st.column_config.TextColumn(width="medium"),
-        "run": st.column_config.LinkColumn(display_text=r"run=(.*)$", width=170,
+        "run": st.column_config.LinkColumn(display_text="open", width=52,
                                            help="the trial's (first) run on the Runs page"),
+        "note": st.column_config.TextColumn(width="medium", help="why a trial failed; the "
+                                            "epoch after which a pruned one was stopped"),
     }  # fmt: skip
     for path in plan.space.paths:
-        config[path] = st.column_config.Column(width=min(150, 30 + 9 * len(path)))
+        config[path] = st.column_config.Column(width=min(120, 24 + 8 * len(path)))
+    if not table["note"].astype(bool).any():  # no failure, nothing pruned: no empty column
+        table = table.drop(columns="note")
     st.dataframe(table, hide_index=True, width="stretch", column_config=config, placeholder="—",
                  key=f"study-table-{record.study_id}")  # fmt: skip
 

@@ -42,7 +42,7 @@ def test_parallel_coordinates_take_complete_trials_with_log_and_category_axes():
     assert objective.label == "validation accuracy (%)"
     np.testing.assert_allclose(objective.values, [80, 95, 90])
     np.testing.assert_allclose(parcoords.line.color, [80, 95, 90])
-    assert parcoords.line.reversescale is False  # high accuracy bright
+    assert parcoords.line.reversescale is False and parcoords.line.showscale is False
     assert parcoords.labelfont.size >= 12 and parcoords.tickfont.size >= 12
 
 
@@ -68,6 +68,10 @@ def test_best_so_far_steps_through_complete_trials_and_crosses_out_pruned_ones()
     assert fig.layout.yaxis.tickformat == ".1~%" and fig.layout.xaxis.tickformat == "~g"
     loss = S.best_so_far_figure(points.assign(objective=[0.5, 0.7, 1.2, 0.3]), objective="val_loss")
     np.testing.assert_allclose(loss.data[0].y, [0.5, 0.5, 0.3])
+    # A pruned trial ended last: the best so far holds until then.
+    later = S.best_so_far_figure(points.assign(minutes=[0.5, 1.0, 3.0, 2.0]), objective="val_accuracy")
+    np.testing.assert_allclose(later.data[0].x, [0.5, 1.0, 2.0, 3.0])
+    np.testing.assert_allclose(later.data[0].y, [0.80, 0.80, 0.90, 0.90])
     assert loss.layout.yaxis.tickformat == "~g"
 
 
@@ -120,7 +124,7 @@ def test_repeats_show_mean_with_sd_error_bars_of_complete_trials():
     assert fig.layout.yaxis.title.text == "validation accuracy, mean ± sd"
 
 
-def test_grid_heat_map_places_each_cell_and_leaves_missing_cells_blank():
+def test_grid_heat_map_places_each_cell_and_says_how_cells_without_a_result_stand():
     trials = pd.DataFrame({
         "state": ["complete"] * 5 + ["pruned"],
         "layer 2.units": [128, 256, 128, 256, 512, 512],
@@ -135,7 +139,20 @@ def test_grid_heat_map_places_each_cell_and_leaves_missing_cells_blank():
     np.testing.assert_allclose(z[0], [90, 92, 93])
     np.testing.assert_allclose(z[1, :2], [91, 95])
     assert math.isnan(z[1, 2])  # 512 × 2 was pruned: no result, no colour
-    assert heat.texttemplate == "%{z:.2f} %" and heat.reversescale is False
+    assert [list(row) for row in heat.text] == [["90.00 %", "92.00 %", "93.00 %"],
+                                                ["91.00 %", "95.00 %", "pruned"]]
+    assert heat.reversescale is False
+
+
+def test_grid_heat_map_keeps_a_row_whose_trials_all_were_pruned():
+    trials = pd.DataFrame({"state": ["complete", "pruned", "pruned"],
+                           "optimizer": ["adam", "adam", "sgd"], "lr": [0.1, 0.01, 0.1],
+                           "objective": [0.4, 0.9, None]})  # fmt: skip
+    fig = S.grid_heatmap_figure(trials, x="optimizer", y="lr", objective="val_loss")
+    (heat,) = fig.data
+    assert list(heat.x) == ["adam", "sgd"] and list(heat.y) == ["0.01", "0.1"]
+    assert [list(row) for row in heat.text] == [["pruned", ""], ["0.4000", "pruned"]]
+    assert heat.reversescale is True  # low loss bright
 
 
 @pytest.mark.parametrize("value, text", [(0.001, "0.001"), (1e-5, "1e-05"), (128, "128"),

@@ -13,7 +13,7 @@ import streamlit as st
 from app import loaders, page_state
 from app import study_form as form
 from app.sidebar import ActiveDataset, active_dataset
-from app.study_live import MESSAGE, study_panel
+from app.study_live import say, study_panel
 from app.text import plain
 from mnist_core import studies
 
@@ -53,8 +53,9 @@ def study_picker() -> str:
     def label(option: str) -> str:
         if option == NEW:
             return "New study…"
-        record = records[option]
-        return f"{option} · {record.name} · {record.state}"
+        record = records[option]  # no state here: a label may not be redrawn when it changes
+        dataset = record.plan.dataset.rsplit("/", 1)[-1] if record.plan else "?"
+        return f"{option} · {record.name} on {dataset}"
 
     chosen = st.selectbox(f"Study ({len(records)} in {studies.studies_dir()})", options,
                           key=CHOICE, format_func=label)  # fmt: skip
@@ -98,9 +99,8 @@ def _launch(plan: studies.StudyPlan) -> None:
     if study_id is None:
         st.session_state[LAUNCH_ERROR] = error
         return
-    st.session_state[MESSAGE] = (study_id, f"Study {study_id} launched: {plan.trials} trials "
-                                 f"of {plan.repeats} run{'s' if plan.repeats != 1 else ''} each "
-                                 "go through the training queue.")  # fmt: skip
+    say(study_id, f"Study {study_id} launched: {plan.trials} trials of {plan.repeats} "
+        f"run{'s' if plan.repeats != 1 else ''} each go through the training queue.")  # fmt: skip
     st.session_state[CHOICE] = study_id
     page_state.keep_value(CHOICE, study_id, url="study")
 

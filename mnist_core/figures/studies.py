@@ -110,13 +110,13 @@ def parallel_figure(trials: pd.DataFrame, *, params: Sequence[str], objective: s
     dimensions.append(dict(label=label, values=values * scale, tickformat=".4~g"))
     fig = go.Figure(go.Parcoords(
         dimensions=dimensions,
+        # No colour bar: the objective's own axis, last, says what the colours mean.
         line=dict(color=values * scale, colorscale="Viridis", reversescale=objective == "val_loss",
-                  showscale=True, colorbar=dict(title=dict(text=label, side="right"),
-                                                thickness=14)),
+                  showscale=False),
         labelfont=dict(size=MIN_FONT + 1), tickfont=dict(size=MIN_FONT),
         rangefont=dict(size=MIN_FONT - 1), labelangle=0, labelside="top",
     ))  # fmt: skip
-    fig.update_layout(height=380, margin=dict(t=60, b=20, l=70, r=40), font=dict(size=MIN_FONT))
+    fig.update_layout(height=380, margin=dict(t=60, b=24, l=70, r=70), font=dict(size=MIN_FONT))
     return fig
 
 
@@ -136,7 +136,10 @@ def best_so_far_figure(points: pd.DataFrame, *, objective: str) -> go.Figure:
     if not complete.empty:
         better = np.fmin if objective == "val_loss" else np.fmax
         best = better.accumulate(complete["objective"].to_numpy(dtype=float))
-        fig.add_scatter(x=complete["minutes"], y=best, mode="lines", line_shape="hv",
+        x = complete["minutes"].to_numpy(dtype=float)
+        if data["minutes"].max() > x[-1]:  # the best holds until the last trial ended
+            x, best = np.append(x, data["minutes"].max()), np.append(best, best[-1])
+        fig.add_scatter(x=x, y=best, mode="lines", line_shape="hv",
                         name="best so far", line=dict(color=class_color(0), width=3),
                         hovertemplate="best so far at %{x:.1f} min: %{y:.4~g}<extra></extra>")  # fmt: skip
         fig.add_scatter(x=complete["minutes"], y=complete["objective"], mode="markers",
@@ -208,7 +211,7 @@ def curves_figure(curves: pd.DataFrame, *, objective: str, labels: dict[int, str
                           width=4 if number == best else 2),
                 marker=dict(size=[4] * (len(run) - 1) + [12 if pruned else 4],
                             symbol=["circle"] * (len(run) - 1) + ["x" if pruned else "circle"]),
-                hovertemplate=f"{name} · seed {repeat}<br>epoch %{{x}}: %{{y:.4~g}}<extra></extra>",
+                hovertemplate=f"{name} · repeat {repeat}<br>epoch %{{x}}: %{{y:.4~g}}<extra></extra>",
             )  # fmt: skip
     fig.update_xaxes(title_text="epoch", tickformat="d", dtick=1 if _max_epoch(curves) <= 12 else None,
                      automargin=True)  # fmt: skip
@@ -254,21 +257,32 @@ def repeats_figure(trials: pd.DataFrame, *, params: Sequence[str], objective: st
 
 def grid_heatmap_figure(trials: pd.DataFrame, *, x: str, y: str, objective: str) -> go.Figure:
     """The objective of each (``x``, ``y``) cell of a two-parameter grid (the mean when a
-    cell holds several complete trials); empty cells stay blank."""
+    cell holds several complete trials). A cell without a complete trial stays blank and
+    says how its trial stands ("pruned", "running", ...)."""
     data = _complete(trials)
     pivot = data.pivot_table(index=y, columns=x, values="objective", aggfunc="mean")
+    pivot = pivot.reindex(index=_sorted(trials[y]), columns=_sorted(trials[x]))
     scale = 100 if _percent(objective) else 1
     z = pivot.to_numpy(dtype=float) * scale
-    text = "%{z:.2f} %" if scale == 100 else "%{z:.4f}"
+    states = {(_shown(a), _shown(b)): s for a, b, s in zip(trials[x], trials[y], trials["state"])}
+    xs, ys = [_shown(c) for c in pivot.columns], [_shown(i) for i in pivot.index]
+    text = [[(f"{value:.2f} %" if scale == 100 else f"{value:.4f}") if np.isfinite(value)
+             else states.get((cx, cy), "") for cx, value in zip(xs, row)]
+            for cy, row in zip(ys, z)]  # fmt: skip
     fig = go.Figure(go.Heatmap(
-        z=z, x=[_shown(c) for c in pivot.columns], y=[_shown(i) for i in pivot.index],
-        colorscale="Viridis", reversescale=objective == "val_loss", texttemplate=text,
-        textfont=dict(size=MIN_FONT), xgap=2, ygap=2,
+        z=z, x=xs, y=ys, text=text, texttemplate="%{text}", colorscale="Viridis",
+        reversescale=objective == "val_loss", textfont=dict(size=MIN_FONT), xgap=2, ygap=2,
         colorbar=dict(title=dict(text=objective_label(objective), side="right"), thickness=14),
-        hovertemplate=f"{x} %{{x}} · {y} %{{y}}: {text}<extra></extra>",
+        hovertemplate=f"{x} %{{x}} · {y} %{{y}}: %{{text}}<extra></extra>",
     ))  # fmt: skip
     fig.update_xaxes(title_text=x, type="category", automargin=True)
     fig.update_yaxes(title_text=y, type="category", automargin=True)
-    fig.update_layout(height=max(260, 90 + 60 * len(pivot.index)),
-                      margin=dict(t=10, b=10, l=10, r=10), font=dict(size=MIN_FONT))  # fmt: skip
+    fig.update_layout(height=max(260, 90 + 60 * len(ys)), margin=dict(t=10, b=10, l=10, r=10),
+                      font=dict(size=MIN_FONT), plot_bgcolor="#F4F4F4")  # fmt: skip
     return fig
+
+
+def _sorted(values: pd.Series) -> list:
+    """A column's distinct values in order (numbers by value, anything else by its text)."""
+    unique = list(dict.fromkeys(values))
+    return sorted(unique) if _numeric(pd.Series(unique)) else sorted(unique, key=_shown)
