@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_core.data import load_dataset
+from mnist_core.data import NAMED_DATASETS, load_dataset
 from mnist_core.inside import code_export, code_export_calls
 from mnist_core.inside.code_export import ExportError, python_script, r_script
 from mnist_core.inside.code_export_cli import main as cli_main
@@ -83,8 +84,9 @@ def _run_script(text: str, folder: Path, *args: str) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     script = folder / "train.py"
     script.write_text(text)
-    result = subprocess.run([sys.executable, str(script), "--output", str(folder / "out"), *args],
-                            capture_output=True, text=True, cwd=folder, env=_env(), timeout=600)  # fmt: skip
+    command = [sys.executable, str(script), "--output", str(folder / "out"), *args]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=folder, env=_env(),
+                            timeout=600)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
 
@@ -217,6 +219,47 @@ def test_the_python_loader_gives_the_apps_data(name, tmp_path):
     loaded = namespace["load_data"]() if name == "digits" else namespace["load_data"](dataset)
     _same_data(loaded, load_dataset(dataset))
     assert loaded[0][0].dtype == np.uint8
+
+
+def test_the_mnist_loader_is_the_apps_file():
+    """keras.datasets.mnist.load_data() reads the file the app downloads: the same SHA-256.
+    (The seeded cache here holds a repacked mnist.npz, which Keras would download again, so
+    the file itself cannot be handed to Keras offline; Fashion-MNIST's can, below.)"""
+    import inspect
+
+    from keras.src.datasets import mnist
+
+    assert NAMED_DATASETS["mnist"].files[0].checksum in inspect.getsource(mnist.load_data)
+    assert "return keras.datasets.mnist.load_data()" in python_script(TINY, "mnist")
+    assert "load_data <- function() dataset_mnist()" in r_script(TINY, "mnist")
+
+
+def test_the_fashion_loader_reads_the_apps_files(cache_dir, tmp_path):
+    """The script's keras.datasets.fashion_mnist.load_data(), given the four files the app
+    caches, returns the images and labels the app trains on, in the same order."""
+    arrays = tiny_arrays(seed=3, n_train=30, n_test=8, side=28)
+    home = tmp_path / "keras-home"
+    for folder in (cache_dir / "datasets" / "fashion-mnist", home / "datasets" / "fashion-mnist"):
+        folder.mkdir(parents=True)
+        for prefix, part in (("train", "train"), ("t10k", "test")):
+            (folder / f"{prefix}-images-idx3-ubyte.gz").write_bytes(
+                gzip.compress(_idx(arrays[f"x_{part}"])))
+            (folder / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(
+                gzip.compress(_idx(arrays[f"y_{part}"])))
+    script = tmp_path / "train.py"
+    script.write_text(python_script(TINY, "fashion_mnist"))
+    digest = ("import hashlib, runpy, sys, numpy as np\n"
+              "ns = runpy.run_path(sys.argv[1], run_name='exported')\n"
+              "(a, b), (c, d) = ns['load_data']()\n"
+              "print([(x.shape, hashlib.sha256(np.asarray(x, np.int64).tobytes()).hexdigest())"
+              " for x in (a, b, c, d)])")  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", digest, str(script)], capture_output=True,
+                            text=True, env=_env(KERAS_HOME=str(home)), timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    dataset = load_dataset("fashion_mnist", download=False)
+    expected = [(x.shape, hashlib.sha256(np.asarray(x, np.int64).tobytes()).hexdigest())
+                for x in (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test)]
+    assert result.stdout.strip() == str(expected)
 
 
 def test_the_named_shapes_are_the_datasets():
@@ -407,13 +450,23 @@ def rscript() -> str:
     return found
 
 
+def test_generated_lines_fit_a_screen(tmp_path):
+    uploads = _uploads(tmp_path / "data")
+    scripts = [export(spec, "digits") for spec in SPECS.values() if spec.name.isascii()
+               for export in (python_script, r_script)]  # fmt: skip
+    scripts += [export(PRESETS["tuned_mlp"].spec, str(path)) for path in uploads.values()
+                for export in (python_script, r_script)]  # fmt: skip
+    longest = max((line for text in scripts for line in text.splitlines()), key=len)
+    assert len(longest) <= 100, longest
+
+
 def test_every_r_script_parses(rscript, tmp_path):
     files = []
     for name, text in _all_r_scripts(tmp_path).items():
         files.append(tmp_path / f"{name}.R")
         files[-1].write_text(text)
-    result = subprocess.run([rscript, "-e", "for (f in commandArgs(TRUE)) parse(file = f)",
-                             *map(str, files)], capture_output=True, text=True, timeout=120)  # fmt: skip
+    command = [rscript, "-e", "for (f in commandArgs(TRUE)) parse(file = f)", *map(str, files)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
 
 
@@ -517,6 +570,6 @@ def test_python_m_mnist_core_export_code(finished_run):
     ok = subprocess.run([sys.executable, "-m", "mnist_core", "export-code", finished_run.name],
                         capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)  # fmt: skip
     assert ok.returncode == 0 and ok.stdout == python_script(open_run(finished_run.name))
-    bad = subprocess.run([sys.executable, "-m", "mnist_core", "export-code", "nope", "--lang", "r"],
-                         capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)  # fmt: skip
+    command = [sys.executable, "-m", "mnist_core", "export-code", "nope", "--lang", "r"]
+    bad = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1

@@ -160,7 +160,7 @@ def _upload_parts(source: _Source, lang: str) -> dict[str, str]:
     info = upload_info(path)
     shown = info.title if info is not None else path.name
     default = "." if source.kind == "idx" else path.name
-    return {"upload_name": plain(shown), "format": UPLOAD_FORMATS[source.kind],
+    return {"upload_name": f'"{plain(shown)}"', "format": UPLOAD_FORMATS[source.kind],
             "data_path": string(default)}
 
 
@@ -206,8 +206,8 @@ def _callbacks(train) -> list[_Callback]:
     if (es := train.early_stopping) is not None:
         items.append(_Callback(
             f"Stops when {es.monitor} has not improved by {es.min_delta:g} for "
-            f"{_epochs(es.patience)}" + ("; goes back to the best epoch's weights." if es.restore_best_weights
-                        else "."),
+            f"{_epochs(es.patience)}"
+            + ("; goes back to the best epoch's weights." if es.restore_best_weights else "."),
             "EarlyStopping", "callback_early_stopping",
             {"monitor": es.monitor, "patience": es.patience, "min_delta": float(es.min_delta),
              "restore_best_weights": es.restore_best_weights},
@@ -259,7 +259,7 @@ def _r_callbacks(train) -> str:
             item = _Callback(item.comment + " (keras3's callback_early_stopping() would round "
                              "min_delta to a whole number, so this calls the Keras class.)",
                              item.keras, function,
-                             {**item.kwargs, "patience": RInt(item.kwargs["patience"])})  # fmt: skip
+                             {**item.kwargs, "patience": RInt(item.kwargs["patience"])})
         args += [f"{k} = {value(v, 'r')}" for k, v in item.kwargs.items()]
         lines += [*comment(item.comment, indent), wrap(function, args, tail, indent)]
     return "\n".join(lines)
@@ -285,7 +285,8 @@ def python_script(run_or_spec, dataset_name: str | None = None) -> str:
     (a named dataset or a file). Raises ExportError or SpecError, in one sentence."""
     source = _source(run_or_spec, dataset_name)
     spec, train, kind = source.spec, source.spec.train, source.kind
-    lines = ['    inputs = keras.Input(shape=({}, {}, 1), name="image")'.format(*source.input_shape)]
+    h, w = source.input_shape
+    lines = [f'    inputs = keras.Input(shape=({h}, {w}, 1), name="image")']
     current = "inputs"
     for number, layer in enumerate(spec.layers, start=1):
         call = layer_call(layer, number)
@@ -295,8 +296,10 @@ def python_script(run_or_spec, dataset_name: str | None = None) -> str:
     if _needs_flatten(source):
         lines.append(f'    x = layers.Flatten(name="flatten_output")({current})')
         current = "x"
-    lines += [f'    outputs = layers.Dense(N_CLASSES, activation="softmax", name="output")({current})',
-              f"    return keras.Model(inputs, outputs, name={string(keras_name(spec.name))})"]
+    lines += [
+        f'    outputs = layers.Dense(N_CLASSES, activation="softmax", name="output")({current})',
+        f"    return keras.Model(inputs, outputs, name={string(keras_name(spec.name))})",
+    ]
     upload = kind in UPLOAD_FORMATS
     imports = {"npz": ["math"], "csv": ["math"], "idx": ["gzip", "math", "re", "struct"]}
     names = _names(source, "python")

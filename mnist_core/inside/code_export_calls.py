@@ -143,7 +143,7 @@ def r_function(call: Call) -> tuple[str, tuple[str, ...], bool]:
         return R_FUNCTIONS[call.path]
     except KeyError:
         raise ExportError(f"No keras3 R function is known for {call.path}; add it to "
-                          "R_FUNCTIONS in mnist_core/inside/code_export_calls.py.") from None  # fmt: skip
+                          "R_FUNCTIONS in mnist_core/inside/code_export_calls.py.") from None
 
 
 def r_args(call: Call) -> list[str]:

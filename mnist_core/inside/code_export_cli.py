@@ -26,7 +26,7 @@ def add_commands(subparsers) -> None:
     )
     command.add_argument("run_id")
     command.add_argument("--lang", choices=LANGUAGES, default="python",
-                         help="python (Keras 3) or r (the keras3 package); default python")  # fmt: skip
+                         help="python (Keras 3) or r (the keras3 package)")  # fmt: skip
     command.add_argument("-o", "--output",
                          help="the file to write (default: print the script)")  # fmt: skip
     command.set_defaults(run=export_code)
