@@ -95,7 +95,7 @@ def use_threads(record, progress: JobProgress, *, tensorflow: bool) -> int:
                      inter_op=tf.config.threading.get_inter_op_parallelism_threads())  # fmt: skip
     record.append_event(event)
     progress.stage(f"{threads} thread{'' if threads == 1 else 's'} per run ({slots} "
-                   f"slot{'' if slots == 1 else 's'} on {cores} core{'' if cores == 1 else 's'})")
+                   f"slot{'' if slots == 1 else 's'} on {cores} core{'' if cores == 1 else 's'})")  # fmt: skip
     return threads
 
 

@@ -10,6 +10,16 @@ Runs training side by side share the machine's cores: each uses :func:`threads_p
 threads (the cores divided among the slots, or ``$MNIST_THREADS_PER_RUN``), set by the
 worker before TensorFlow starts its thread pools, so that two runs on two cores take one
 core each instead of fighting over both.
+
+Two slots are the default: on the 2-core development machine the same four runs (capacity
+configurations 256/512 units × 1/2 layers, 2 epochs each, on MNIST) took 38.4 s and 64.9 s
+with 1 slot (2 threads per run) and 24.1 s and 31.5 s with 2 slots (1 thread each), timed
+in ABBA order while other people's jobs loaded the machine: 2 slots in 0.54 of the time
+(``benchmarks/study_bench.py`` at a reduced size; the full size trains 3 epochs). Likely
+causes, not measured apart: two runs overlap their start-up (importing TensorFlow, loading
+the data) and their evaluation, which one slot does in turn; and on a shared machine two
+processes get a larger share of contended cores. ``MNIST_MAX_TRAINING=1`` restores one at
+a time.
 """
 
 from __future__ import annotations
@@ -28,7 +38,7 @@ from mnist_core.runs.states import QUEUED, RUNNING
 
 MAX_TRAINING_ENV = "MNIST_MAX_TRAINING"
 THREADS_ENV = "MNIST_THREADS_PER_RUN"
-DEFAULT_MAX_TRAINING = 1
+DEFAULT_MAX_TRAINING = 2
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 
 
