@@ -2,8 +2,8 @@
 
 ``--quick`` embeds 5,000 points with UMAP instead of 70,000, checks the accuracy of one
 preset instead of three and leaves out the studies (a few minutes in all). The full run
-takes about half an hour, and the studies (capacity grid full vs pruned, 1 vs 2 training
-slots; ``--only study``) about an hour more on 2 cores.
+takes about half an hour, and the studies (1 vs 2 training slots, the capacity grid full
+vs pruned; ``--only study``) about half an hour more on a quiet 2-core machine.
 """
 
 import argparse

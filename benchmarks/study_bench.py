@@ -19,9 +19,10 @@
     (:func:`replay`: Optuna's sampler and pruner see the trials in the grid's order): the
     median pruner after 1, 2 and 3 complete trials, and Hyperband over 40 draws of its
     brackets (a hash of the study's name puts trials in brackets, so one real Hyperband
-    study is one draw). The replay of the median pruner after 3 trials makes the same
-    decisions as the real study; its share of the run time is the ratio on a machine whose
-    load does not change while the studies run.
+    study is one draw). With one slot the replay of the median pruner after 3 trials makes
+    the real study's decisions (checked on a reduced run); with two, trials end in another
+    order and decisions may differ. A replay's share of the grid's run time is what the
+    wall-time ratio would be on a machine whose load did not change between the studies.
 
 ``python -m benchmarks --only study`` runs it at full size (full mode only: it does not fit
 the quick run's minutes); ``python -m benchmarks.study_bench --epochs 2 --slot-epochs 2``
