@@ -44,6 +44,8 @@ navigation = st.navigation(
         st.Page("views/studies.py", title="Studies", icon=":material/tune:", url_path="studies"),
         st.Page("views/evaluate.py", title="Evaluation", icon=":material/fact_check:",
                 url_path="evaluation"),
+        st.Page("views/inside.py", title="Inside the model", icon=":material/neurology:",
+                url_path="inside"),
     ]
 )  # fmt: skip
 navigation.run()

@@ -10,6 +10,7 @@ pages never name trace numbers. Nothing here computes or imports the engine.
 - :mod:`.runs`: curves overlaid, accuracy against time, importances
 - :mod:`.studies`: a study's trials: parallel coordinates, best so far, importance, curves,
   repeats (mean ± sd), a two-parameter grid's heat map
+- :mod:`.inside`: inside a model: probabilities, feature maps, units, saliency, weights
 - :mod:`.style`: colours and type sizes; :mod:`.selection`: reading a selection state
 """
 
@@ -18,6 +19,7 @@ from mnist_core.figures import (
     digits,
     embeddings,
     evaluation,
+    inside,
     runs,
     selection,
     studies,
@@ -25,5 +27,5 @@ from mnist_core.figures import (
     training,
 )
 
-__all__ = ["data", "digits", "embeddings", "evaluation", "runs", "selection", "studies", "style",
-           "training"]  # fmt: skip
+__all__ = ["data", "digits", "embeddings", "evaluation", "inside", "runs", "selection", "studies",
+           "style", "training"]  # fmt: skip
