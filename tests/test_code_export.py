@@ -452,7 +452,7 @@ def rscript() -> str:
 
 def test_generated_lines_fit_a_screen(tmp_path):
     uploads = _uploads(tmp_path / "data")
-    scripts = [export(spec, "digits") for spec in SPECS.values() if spec.name.isascii()
+    scripts = [export(spec, "digits") for spec in SPECS.values()
                for export in (python_script, r_script)]  # fmt: skip
     scripts += [export(PRESETS["tuned_mlp"].spec, str(path)) for path in uploads.values()
                 for export in (python_script, r_script)]  # fmt: skip
@@ -527,10 +527,11 @@ def test_the_cli_prints_either_script(finished_run, capsys):
     assert cli_main(["export-code", run_id]) == 0
     text = capsys.readouterr().out
     assert text == python_script(open_run(run_id))
-    assert f"reproduces run {run_id} of the MNIST dashboard" in text
+    assert f"It reproduces run {run_id} of the MNIST dashboard." in text
     assert "The app measured a test accuracy of" in text
     assert cli_main(["export-code", run_id, "--lang", "r"]) == 0
-    assert capsys.readouterr().out.startswith("# ff64: reproduces run")
+    assert capsys.readouterr().out.startswith(
+        f"# ff64: a script for the keras3 R package.\n#\n# It reproduces run {run_id} ")
 
 
 def test_the_cli_writes_a_file(finished_run, tmp_path, capsys):
