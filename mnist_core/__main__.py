@@ -31,10 +31,22 @@ def _cmd_fetch(args: argparse.Namespace) -> dict:
     return {"name": args.name, "files": [str(p) for p in files]}
 
 
+def _backend(args: argparse.Namespace):
+    """The executor ``--backend``/``--address`` name (default ``$MNIST_EXECUTOR`` and
+    ``$MNIST_RAY_ADDRESS``), reached now: a cluster that cannot be reached is one sentence
+    (exit 2) before anything is made."""
+    from mnist_core.runs.executor import get_executor
+
+    executor = get_executor(args.backend, args.address)
+    executor.check()
+    return executor
+
+
 def _cmd_embed(args: argparse.Namespace) -> dict:
     from mnist_core import embeddings
 
     start = time.perf_counter()
+    executor = _backend(args)
     dataset = load_dataset(args.dataset)
     if args.method == "pca":
         params = {"n_components": args.n_components, "seed": args.seed}
@@ -46,9 +58,12 @@ def _cmd_embed(args: argparse.Namespace) -> dict:
     request = embeddings.EmbeddingRequest(
         args.dataset, dataset.fingerprint, args.method, args.split, params
     )
-    result, cached = embeddings.compute_cached(
-        request, dataset, on_stage=lambda stage: print(stage, file=sys.stderr, flush=True)
-    )
+    if executor.name == "local":  # computed here, in this process
+        result, cached = embeddings.compute_cached(
+            request, dataset, on_stage=lambda stage: print(stage, file=sys.stderr, flush=True)
+        )
+    else:  # a job on the cluster, followed until it ends
+        result, cached = _embed_as_job(request, executor)
     return {
         "method": args.method,
         "split": args.split,
@@ -61,6 +76,34 @@ def _cmd_embed(args: argparse.Namespace) -> dict:
         "cache_path": str(request.directory),
         "cached": cached,
     }
+
+
+def _embed_as_job(request, executor):
+    """Compute ``request`` as a background job through ``executor``; (result, cached)."""
+    import os
+
+    from mnist_core import embeddings
+    from mnist_core.runs import jobs
+    from mnist_core.runs.executor import EXECUTOR_ENV, RAY_ADDRESS_ENV
+
+    cached = embeddings.load_cached(request)
+    if cached is not None:
+        return cached, True
+    # embeddings.submit starts its job through this process's executor settings.
+    os.environ[EXECUTOR_ENV] = executor.name
+    if executor.address:
+        os.environ[RAY_ADDRESS_ENV] = executor.address
+    embeddings.submit(request, retry=True)
+    stage = None
+    while (status := jobs.read_status(request.directory)).active:
+        if status.stage != stage:
+            print(status.stage, file=sys.stderr, flush=True)
+            stage = status.stage
+        time.sleep(0.5)
+    result = embeddings.load_cached(request)
+    if result is None:
+        raise ValueError(status.error or f"The embedding job ended {status.state}.")
+    return result, False
 
 
 def _cmd_presets(args: argparse.Namespace) -> list:
@@ -93,12 +136,15 @@ def _cmd_train(args: argparse.Namespace) -> dict:
     from mnist_core import runs
 
     spec = _spec_from_args(args)
+    executor = _backend(args)
     dataset = load_dataset(args.dataset)
     record = runs.create_run(spec, dataset=args.dataset, fingerprint=dataset.fingerprint,
                              input_shape=dataset.image_shape, n_classes=dataset.n_classes)
     start = time.perf_counter()
-    runs.start(record)
-    print(f"run {record.run_id}: {spec.name} on {args.dataset}", file=sys.stderr, flush=True)
+    runs.start(record, executor=executor.name, address=executor.address)
+    where = f" on the Ray cluster at {executor.address}" if executor.name == "ray" else ""
+    print(f"run {record.run_id}: {spec.name} on {args.dataset}{where}", file=sys.stderr,
+          flush=True)  # fmt: skip
     stage, seen = None, 0
 
     def report(text: str) -> None:
@@ -179,9 +225,6 @@ def _cmd_report(args: argparse.Namespace) -> dict:
 def _cmd_study(args: argparse.Namespace) -> dict:
     from mnist_core import studies
 
-    if args.backend != "local":
-        raise studies.StudyError(f"The {args.backend} backend is not available yet; use "
-                                 "--backend local.")  # fmt: skip
     base = _spec_from_args(args)
     vary, search, trials = list(args.vary or []), args.search, args.trials
     if args.tune:
@@ -198,13 +241,17 @@ def _cmd_study(args: argparse.Namespace) -> dict:
         objective=args.objective, trials=trials, time_budget=args.time_budget,
         repeats=args.repeats, prune=args.pruner if args.prune else False,
         prune_startup=args.prune_startup, prune_warmup=args.prune_warmup,
-        search_seed=args.search_seed, name=args.name or "",
+        search_seed=args.search_seed, name=args.name or "", backend=args.backend,
+        address=args.address,
     )  # fmt: skip
+    _backend(argparse.Namespace(backend=plan.backend, address=plan.address))
     record = studies.create_study(plan)
     start = time.perf_counter()
     studies.start(record)
+    where = f" on the Ray cluster at {plan.address}" if plan.backend == "ray" else ""
     print(f"study {record.study_id}: {plan.search} over {', '.join(plan.space.paths)}, "
-          f"{plan.trials} trials × {plan.repeats} on {args.dataset}", file=sys.stderr, flush=True)
+          f"{plan.trials} trials × {plan.repeats} on {args.dataset}{where}", file=sys.stderr,
+          flush=True)  # fmt: skip
 
     def report(text: str) -> None:
         print(f"[{time.perf_counter() - start:7.1f} s] {text}", file=sys.stderr, flush=True)
@@ -225,6 +272,13 @@ def _cmd_study_stop(args: argparse.Namespace) -> dict:
 
     record = studies.open_study(args.study_id)
     return {"study_id": record.study_id, "message": studies.stop(record)}
+
+
+def _backend_options(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--backend", choices=["local", "ray"],
+                        help=f"{what} (default: $MNIST_EXECUTOR, else local)")  # fmt: skip
+    parser.add_argument("--address", metavar="HOST:PORT",
+                        help="the Ray head's address (default: $MNIST_RAY_ADDRESS)")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -253,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--min-dist", type=float, default=0.001, help="UMAP (default 0.001)")
     embed.add_argument("--metric", default="euclidean", help="UMAP (default euclidean)")
     embed.add_argument("--no-pca", action="store_true", help="UMAP on raw pixels, no PCA to 50")
+    _backend_options(embed, "where it is computed: here (local) or as a job on a Ray cluster")
     embed.set_defaults(run=_cmd_embed)
 
     presets = commands.add_parser("presets", help="list the model presets as JSON")
@@ -264,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--spec", help="a model spec JSON file")
     train.add_argument("--dataset", default="mnist", help="a named dataset or a path (default mnist)")
     train.add_argument("--epochs", type=int, help="override the spec's epochs")
+    _backend_options(train, "where the run trains: local or a Ray cluster")
     train.set_defaults(run=_cmd_train)
 
     evaluate = commands.add_parser(
@@ -308,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_argument("--epochs", type=int, help="override the base spec's epochs")
     study.add_argument("--name", help="the study's name (default: the base spec's)")
     study.add_argument("--dataset", default="mnist", help="a named dataset or a path")
-    study.add_argument("--backend", default="local", help="where trials run (local)")
+    _backend_options(study, "where trials run: local or a Ray cluster")
     study.set_defaults(run=_cmd_study)
 
     study_stop = commands.add_parser(

@@ -1,5 +1,10 @@
 """What a person does to runs: start them, stop them (one, a selection, a whole grid),
-delete them. Each action says what it did in one sentence."""
+delete them. Each action says what it did in one sentence.
+
+Whichever executor runs a run (this machine, or a Ray cluster), Stop is the same request
+in the run's folder: a queued run is cancelled, a running one stops after its current batch
+(on Ray, the job's owner also cancels a task that has not ended within a grace period; see
+:mod:`mnist_core.runs.ray_executor`)."""
 
 from __future__ import annotations
 
@@ -8,13 +13,24 @@ from collections.abc import Iterable
 
 from mnist_core.diskcache import storage_error
 from mnist_core.runs import jobs
+from mnist_core.runs.executor import ExecutorUnavailable
 from mnist_core.runs.states import ACTIVE, QUEUED, Status
 from mnist_core.runs.store import RunError, RunRecord, list_runs, runs_dir
 
 
-def start(record: RunRecord) -> Status:
-    """Queue the run for a background worker; its status."""
-    return jobs.submit(record.directory, kind=record.kind, spec={})
+def start(record: RunRecord, *, executor: str | None = None, address: str | None = None) -> Status:
+    """Queue the run for a background worker; its status. ``executor`` (default
+    ``$MNIST_EXECUTOR``, else local) and ``address`` (a Ray cluster's HOST:PORT) say where.
+
+    An executor that cannot be reached raises ExecutorUnavailable (one sentence); a run that
+    was never queued is then removed, so no half-made run is left behind."""
+    try:
+        return jobs.submit(record.directory, kind=record.kind, spec={}, executor=executor,
+                           address=address)  # fmt: skip
+    except ExecutorUnavailable:
+        if jobs.read_status(record.directory).state is None:
+            shutil.rmtree(record.directory, ignore_errors=True)
+        raise
 
 
 def stop(record: RunRecord) -> str:

@@ -1,8 +1,13 @@
 """Where a job's work runs: the one seam between a job folder and a worker.
 
-An executor starts ``python -m mnist_core.worker DIR`` for a job folder and says whether
-that worker is alive. Pages and the CLI never know which executor ran a job: they read the
-folder. ``local`` (the default) starts a detached process on this machine.
+An executor starts the worker of a job folder (``mnist_core.worker``'s ``main`` on that
+folder) and says whether that worker is alive. Pages and the CLI never know which executor
+ran a job: they read the folder. ``local`` (the default) starts a detached process on this
+machine; ``ray`` (:mod:`mnist_core.runs.ray_executor`, imported only when a job says ray)
+runs it on a Ray cluster. ``$MNIST_EXECUTOR`` picks the executor of new jobs (and
+``$MNIST_RAY_ADDRESS`` the cluster); the status of each job records the executor that
+runs it (and its handle there), so :func:`alive` asks the right one, whatever the
+environment of the process that reads it.
 
 Liveness of a local worker is a lock, not a pid: the worker holds an exclusive ``flock`` on
 ``worker.lock`` in its folder for its whole life, and the kernel releases it the moment the
@@ -19,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+from mnist_core.diskcache import StorageError
 from mnist_core.paths import PROJECT_ROOT
 from mnist_core.runs.states import QUEUED, Status
 
@@ -27,6 +33,16 @@ LOG_FILE = "worker.log"
 # A queued job whose worker has not taken its lock after this long never started.
 STARTUP_GRACE_SECONDS = 60.0
 EXECUTOR_ENV = "MNIST_EXECUTOR"
+RAY_ADDRESS_ENV = "MNIST_RAY_ADDRESS"
+
+
+class ExecutorUnavailable(StorageError):
+    """The place where work runs cannot be used now (a Ray cluster that cannot be reached,
+    Ray not installed); ``str()`` is one sentence. It is an OSError like a full disk, so
+    every page and command that shows a storage problem in one sentence shows this one."""
+
+    def __init__(self, sentence: str):
+        super().__init__(0, sentence)
 
 # Worker processes this process started; polled so that finished ones are reaped.
 _children: list[subprocess.Popen] = []
@@ -37,9 +53,23 @@ class LocalExecutor:
     them running)."""
 
     name = "local"
+    address = None
 
-    def launch(self, directory: Path) -> int:
-        """Start the worker for ``directory``; its pid."""
+    def check(self) -> None:
+        """Nothing to reach: workers start on this machine."""
+
+    def slots(self) -> int:
+        """How many runs may train at once here (``$MNIST_MAX_TRAINING``)."""
+        from mnist_core.runs.queue import max_training
+
+        return max_training()
+
+    def handle(self, directory: Path) -> dict:
+        """Status fields to record before the worker starts (none: its pid comes after)."""
+        return {}
+
+    def launch(self, directory: Path) -> dict:
+        """Start the worker for ``directory``; the status fields that find it (its pid)."""
         _reap()
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
@@ -50,7 +80,7 @@ class LocalExecutor:
                 cwd=PROJECT_ROOT, env=env, start_new_session=True,
             )  # fmt: skip
         _children.append(process)
-        return process.pid
+        return {"pid": process.pid}
 
     def alive(self, directory: Path, status: Status) -> bool:
         """Whether the worker of an active job is still there."""
@@ -108,15 +138,37 @@ def _reap() -> None:
             _children.remove(process)
 
 
-EXECUTORS = {"local": LocalExecutor}
+def _ray_executor(address: str | None = None):
+    """The Ray executor, imported only now: a process that never meets a Ray job never
+    imports Ray."""
+    from mnist_core.runs.ray_executor import RayExecutor
+
+    return RayExecutor(address)
 
 
-def get_executor(name: str | None = None) -> LocalExecutor:
-    """The executor named ``name`` (default: ``$MNIST_EXECUTOR`` or ``local``)."""
+EXECUTORS = {"local": lambda address=None: LocalExecutor(), "ray": _ray_executor}
+
+
+def get_executor(name: str | None = None, address: str | None = None):
+    """The executor named ``name`` (default: ``$MNIST_EXECUTOR`` or ``local``); for ``ray``,
+    on the cluster at ``address`` (default ``$MNIST_RAY_ADDRESS``). Nothing is connected yet:
+    :meth:`check` (or the first launch) does that."""
     name = name or os.environ.get(EXECUTOR_ENV) or "local"
     try:
-        return EXECUTORS[name]()
+        factory = EXECUTORS[name]
     except KeyError:
         raise ValueError(
             f"Unknown executor {name!r} (from {EXECUTOR_ENV}); use one of {', '.join(EXECUTORS)}."
         ) from None
+    return factory(address)
+
+
+def alive(directory: Path, status: Status) -> bool | str:
+    """Whether the worker of the active job in ``directory`` is there, asked of the executor
+    its status records (a local job: its lock; a Ray job: its actor), not of this process's
+    default: True, or False or a sentence when it is gone (see ``states.read_status``)."""
+    if status.executor == "local":
+        return LocalExecutor().alive(directory, status)
+    if status.executor not in EXECUTORS:
+        return f"The job names an unknown executor {status.executor!r}."
+    return EXECUTORS[status.executor](status.address).alive(directory, status)

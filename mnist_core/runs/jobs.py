@@ -2,11 +2,13 @@
 
 A job folder holds ``job.json`` (what to do: a kind and a spec), ``status.json`` (see
 :mod:`mnist_core.runs.states`) and ``worker.log``. :func:`submit` queues the job and starts
-its worker through the executor (:mod:`mnist_core.runs.executor`); :func:`read_status` is the
-one way to read where a job is.
+its worker through an executor (:mod:`mnist_core.runs.executor`: this machine, or a Ray
+cluster); :func:`read_status` is the one way to read where a job is, whichever executor
+runs it.
 
 :func:`submit` is idempotent across processes: while a job for a folder is queued or
-running (or done), a second submit joins it instead of starting another.
+running (or done), a second submit joins it instead of starting another. An executor that
+cannot be reached is one sentence (ExecutorUnavailable) before anything is written.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mnist_core.diskcache import storage_error, write_json_atomic
+from mnist_core.runs import executor as executors
 from mnist_core.runs import states
-from mnist_core.runs.executor import get_executor
 from mnist_core.runs.states import ACTIVE, DONE, FAILED, QUEUED, Status
 
 __all__ = ["ACTIVE", "JOB_FILE", "Status", "read_status", "submit", "wait"]
@@ -29,16 +31,26 @@ JOB_FILE = "job.json"
 def read_status(directory: Path) -> Status:
     """Where the job in ``directory`` is; ``state`` None when it was never submitted.
 
-    A queued or running job whose worker is gone reads as ``failed``, with a sentence."""
-    return states.read_status(directory, alive=get_executor().alive)
+    A queued or running job whose worker is gone reads as ``failed``, with a sentence. The
+    worker's liveness is asked of the executor the job's status names (see
+    :func:`mnist_core.runs.executor.alive`)."""
+    return states.read_status(directory, alive=executors.alive)
 
 
-def submit(directory: Path, *, kind: str, spec: dict, restart: bool = False) -> Status:
+def submit(directory: Path, *, kind: str, spec: dict, restart: bool = False,
+           executor: str | None = None, address: str | None = None) -> Status:  # fmt: skip
     """Start the job in ``directory`` unless it is already queued, running or done; its status.
 
     A failed job is started again; with ``restart``, a done one too (its result was lost).
-    Raises StorageError (one sentence) when the folder cannot be written.
+    ``executor`` (default ``$MNIST_EXECUTOR``, else local) and ``address`` (a Ray cluster's
+    HOST:PORT, default ``$MNIST_RAY_ADDRESS``) say where its worker runs. Raises
+    StorageError (one sentence) when the folder cannot be written, and ExecutorUnavailable
+    (one sentence, nothing written) when the executor cannot be reached.
     """
+    runner = executors.get_executor(executor, address)
+    status = read_status(directory)
+    if not (status.active or (status.state == DONE and not restart)):
+        runner.check()  # an unreachable cluster: one sentence, before anything is written
     try:
         directory.mkdir(parents=True, exist_ok=True)
         with _locked(directory.parent / ".submit.lock"):
@@ -52,11 +64,16 @@ def submit(directory: Path, *, kind: str, spec: dict, restart: bool = False) -> 
             elif status.state == FAILED and states.read_status(directory).state != FAILED:
                 # Its file still says queued/running (a dead worker): record the failure first.
                 states.transition(directory, FAILED, error=status.error)
-            executor = get_executor()
             states.transition(directory, QUEUED, stage="starting the worker", pid=None,
-                              executor=executor.name)  # fmt: skip
-            pid = executor.launch(directory)
-            return states.update(directory, pid=pid)
+                              executor=runner.name, address=runner.address,
+                              **{"task": None, **runner.handle(directory)})  # fmt: skip
+            try:
+                found = runner.launch(directory)
+            except executors.ExecutorUnavailable as exc:
+                # Queued for nobody: say so, rather than leave a queued job no one runs.
+                states.transition(directory, FAILED, stage=FAILED, error=str(exc))
+                raise
+            return states.update(directory, **found)
     except OSError as exc:
         raise storage_error(exc, directory / states.STATUS_FILE) from None
 

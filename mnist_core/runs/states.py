@@ -2,7 +2,9 @@
 
 A job is in exactly one of :data:`STATES`. ``status.json`` in its folder records the state,
 and only the party that changes the state writes it, through :func:`transition`: the
-submitter (``queued``), the worker (``running`` and its final state), or a person's Stop on a
+submitter (``queued``), the worker (``running`` and its final state), the executor for a
+worker it saw end without saying so (Ray's owner of the job writes ``cancelled`` for a job
+stopped before its task started, ``failed`` for a task that died), or a person's Stop on a
 job whose worker is gone (``cancelled``/``failed``). Reading never writes: :func:`read_status`
 derives ``failed`` for a job whose worker died without saying so, from the liveness its
 executor reports, and the run store derives ``damaged`` for a run whose files are broken.
@@ -67,8 +69,9 @@ class Status:
     finished: float | None = None
     updated: float | None = None
     pid: int | None = None
-    executor: str = "local"
-    task: str | None = None  # the executor's handle of the job (a Ray task id, say)
+    executor: str = "local"  # where the worker runs: "local" or "ray" (see runs.executor)
+    task: str | None = None  # the executor's handle of the job (Ray: its actor's name)
+    address: str | None = None  # the executor's address (Ray: the cluster's HOST:PORT)
 
     @property
     def active(self) -> bool:
@@ -91,15 +94,16 @@ class Status:
 
 
 def read_status(
-    directory: Path, *, alive: Callable[[Path, Status], bool] | None = None
+    directory: Path, *, alive: Callable[[Path, Status], bool | str] | None = None
 ) -> Status:
     """The job's status, never writing anything.
 
     Args:
         directory: the job folder.
-        alive: the executor's liveness check; when it says the worker of a queued or running
-            job is gone, the status is reported ``failed`` with a sentence (the file is left
-            as it is: the job did not change, only our knowledge of it).
+        alive: the executor's liveness check: True while the worker of a queued or running
+            job is there; False (or the sentence saying why) when it is gone, and the status
+            is then reported ``failed`` with that sentence (the file is left as it is: the
+            job did not change, only our knowledge of it).
     """
     try:
         text = (directory / STATUS_FILE).read_text()
@@ -114,11 +118,15 @@ def read_status(
     except ValueError:
         return Status(FAILED, error="The job's status file is damaged.")
     status = Status.from_json(data)
-    if status.active and alive is not None and not alive(directory, status):
+    if status.active and alive is not None:
+        verdict = alive(directory, status)
+        if verdict is True:
+            return status
         # Read once more: the worker may have finished between the two looks.
         again = read_status(directory)
         if again.active:
-            return replace(again, state=FAILED, error=_dead_worker_sentence(directory, again))
+            why = verdict if isinstance(verdict, str) else _dead_worker_sentence(directory, again)
+            return replace(again, state=FAILED, error=why)
         return again
     return status
 

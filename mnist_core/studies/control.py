@@ -1,13 +1,19 @@
 """What a person does to a study: start its driver, stop it, resume it, wait for it.
-Each action says what it did in one sentence."""
+Each action says what it did in one sentence.
+
+The driver always runs on this machine (it only asks Optuna and follows files); its trials
+train where the plan's backend says. Starting a study whose Ray cluster cannot be reached
+is one sentence (ExecutorUnavailable), and a study never started is then removed."""
 
 from __future__ import annotations
 
+import shutil
 import time
 
 from mnist_core import runs
 from mnist_core.diskcache import storage_error
 from mnist_core.runs import jobs
+from mnist_core.runs.executor import ExecutorUnavailable, get_executor
 from mnist_core.runs.states import QUEUED, RUNNING, Status
 from mnist_core.studies.parameters import StudyError
 from mnist_core.studies.store import StudyRecord
@@ -18,8 +24,21 @@ JOB_KIND = "study"
 
 
 def start(record: StudyRecord) -> Status:
-    """Queue the study's driver (a background worker, detached from the caller)."""
-    return jobs.submit(record.directory, kind=JOB_KIND, spec={})
+    """Queue the study's driver (a background worker on this machine, detached from the
+    caller), once its trials' executor answers."""
+    try:
+        _check_backend(record)
+    except ExecutorUnavailable:
+        if runs.read_status(record.directory).state is None:  # never started: leave nothing
+            shutil.rmtree(record.directory, ignore_errors=True)
+        raise
+    return jobs.submit(record.directory, kind=JOB_KIND, spec={}, executor="local")
+
+
+def _check_backend(record: StudyRecord) -> None:
+    plan = record.plan
+    if plan is not None and plan.backend != "local":
+        get_executor(plan.backend, plan.address).check()
 
 
 def stop(record: StudyRecord) -> str:
@@ -52,8 +71,9 @@ def resume(record: StudyRecord) -> Status:
     if status.active:
         raise StudyError(f"Study {record.study_id} is still {status.state}; stop it before "
                          "resuming it.")  # fmt: skip
+    _check_backend(record)
     record.clear_stop()
-    return jobs.submit(record.directory, kind=JOB_KIND, spec={}, restart=True)
+    return jobs.submit(record.directory, kind=JOB_KIND, spec={}, restart=True, executor="local")
 
 
 def wait(record: StudyRecord, *, timeout: float = 3600, poll: float = 0.5) -> Status:

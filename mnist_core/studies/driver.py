@@ -2,10 +2,14 @@
 
 It asks Optuna for trials and runs each as ordinary runs (one per repeat's seed, ``group``
 = the study id) through the same FIFO training queue as every run, keeping as many runs in
-flight as the queue has slots. It follows their events, reports the objective of each
-epoch (the mean over the repeats) to Optuna and, with a pruner, stops a trial's runs when
-Optuna says prune (the trial is ``pruned``). A trial whose runs all finished is told the
-mean of their best epochs; a failed or diverged run makes its trial ``failed``.
+flight as the queue has slots. The runs train where the plan's backend says: on this
+machine, or on a Ray cluster (the driver stays here; it only asks and follows); while that
+cluster cannot be reached, the driver waits and says so, telling no trial anything.
+
+It follows the runs' events, reports the objective of each epoch (the mean over the
+repeats) to Optuna and, with a pruner, stops a trial's runs when Optuna says prune (the
+trial is ``pruned``). A trial whose runs all finished is told the mean of their best
+epochs; a failed or diverged run makes its trial ``failed``.
 
 A stop request (:func:`mnist_core.studies.stop`) cancels queued runs, stops running ones,
 waits for them and ends the driver ``stopped``. Everything lives in the study folder and
@@ -23,6 +27,7 @@ from optuna.trial import Trial, TrialState
 
 from mnist_core import runs
 from mnist_core.models import SpecError
+from mnist_core.runs.executor import ExecutorUnavailable, get_executor
 from mnist_core.runs.states import ACTIVE, CANCELLED, DONE, FINAL, STOPPED
 from mnist_core.studies import optuna_study
 from mnist_core.studies.parameters import StudyError
@@ -61,6 +66,7 @@ class Driver:
         self.inflight: list[InFlight] = []
         self.began = time.monotonic()
         self.stage, self.staged = "", 0.0
+        self.executor = get_executor(self.plan.backend, self.plan.address)
 
     # ------------------------------------------------------------------ the loop
 
@@ -69,6 +75,9 @@ class Driver:
         while True:
             if self.record.stop_requested:
                 return self.stop()
+            if not self.reachable():
+                time.sleep(POLL_SECONDS)
+                continue
             for flight in list(self.inflight):
                 if self.follow(flight):
                     self.inflight.remove(flight)
@@ -79,6 +88,19 @@ class Driver:
             if time.monotonic() - self.staged > STAGE_SECONDS:
                 self.report_stage()
             time.sleep(POLL_SECONDS)
+
+    def reachable(self) -> bool:
+        """Whether the trials' executor answers; when not, the stage says why (and runs
+        that cannot be seen are not taken for dead)."""
+        try:
+            self.executor.check()
+        except ExecutorUnavailable as exc:
+            text = f"waiting for the cluster: {exc}"
+            if text != self.stage:
+                self.progress.stage(text)
+                self.stage = text
+            return False
+        return True
 
     def adopt(self) -> None:
         """Take over the trials a previous driver left in flight."""
@@ -130,7 +152,7 @@ class Driver:
         launched = 0
         while not self.record.stop_requested and self.more_to_launch():
             active = self.active_runs()
-            if active and active + self.plan.repeats > runs.max_training():
+            if active and active + self.plan.repeats > self.executor.slots():
                 break
             self.launch()
             launched += 1
@@ -155,7 +177,7 @@ class Driver:
         trial.set_user_attr("run_ids", [r.run_id for r in records])
         trial.set_user_attr("seeds", list(plan.seeds))
         for record in records:
-            runs.start(record)
+            runs.start(record, executor=self.plan.backend, address=self.plan.address)
         self.inflight.append(InFlight(trial, params, [r.directory for r in records]))
 
     def enqueue_redone_point(self) -> None:
@@ -235,7 +257,7 @@ class Driver:
         runs.stop_group(self.record.study_id)
         deadline = time.monotonic() + STOP_WAIT_SECONDS
         while self.inflight and time.monotonic() < deadline:
-            for flight in list(self.inflight):
+            for flight in list(self.inflight) if self.reachable() else ():
                 if self.follow(flight, may_prune=False):
                     self.inflight.remove(flight)
             time.sleep(POLL_SECONDS)

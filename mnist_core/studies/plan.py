@@ -3,14 +3,17 @@ pruning and dataset, checked as a whole before anything starts.
 
 :func:`plan_study` returns a :class:`StudyPlan` (written as ``study.json``) or raises
 StudyError with one sentence: a grid over :data:`MAX_TRIALS` trials, repeats below 1, a
-time budget that is not positive, a base spec without validation data, or a combination of
-values that would not build (checked with ``analyze``: every grid point, or every list
-value and range end of a random or TPE search).
+time budget that is not positive, a base spec without validation data, a backend other
+than local or ray (ray needs the cluster's HOST:PORT), or a combination of values that would
+not build (checked with ``analyze``: every grid point, or every list value and range end of
+a random or TPE search). Planning never connects to anything: whoever starts the study
+checks that its backend can be reached.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -19,10 +22,11 @@ from mnist_core.models.fields import shown
 from mnist_core.studies.parameters import StudyError
 from mnist_core.studies.space import SearchSpace
 
-__all__ = ["MAX_REPEATS", "MAX_TRIALS", "OBJECTIVES", "PRUNERS", "SEARCHES", "StudyPlan",
-           "plan_study"]  # fmt: skip
+__all__ = ["BACKENDS", "MAX_REPEATS", "MAX_TRIALS", "OBJECTIVES", "PRUNERS", "SEARCHES",
+           "StudyPlan", "plan_study"]  # fmt: skip
 
 SEARCHES = ("grid", "random", "tpe")
+BACKENDS = ("local", "ray")
 OBJECTIVES = ("val_accuracy", "val_loss")
 PRUNERS = ("median", "hyperband")
 MAX_TRIALS = 1_000
@@ -38,7 +42,8 @@ class StudyPlan:
     ``time_budget``: seconds after each start of the driver during which new trials may
     begin. ``seeds``: one per repeat. ``pruner`` None: no pruning; ``prune_startup``
     trials must complete before any is pruned, and none is pruned before epoch
-    ``prune_warmup + 1``."""
+    ``prune_warmup + 1``. ``backend``: where the trials' runs train (``local``, or ``ray``:
+    the cluster at ``address``, HOST:PORT); the driver itself runs on this machine."""
 
     base: ModelSpec
     space: SearchSpace
@@ -57,6 +62,7 @@ class StudyPlan:
     search_seed: int = 0
     name: str = ""
     backend: str = "local"
+    address: str | None = None
     extra: dict = field(default_factory=dict)
 
     @property
@@ -108,13 +114,17 @@ def plan_study(
     prune_warmup: int = 0,
     search_seed: int = 0,
     name: str = "",
+    backend: str | None = None,
+    address: str | None = None,
 ) -> StudyPlan:
     """Check everything and return the plan; StudyError (one sentence) for anything that
     would fail later. ``vary`` holds ``PATH=VALUES`` texts (see
     :mod:`mnist_core.studies.space`). ``trials`` None: the whole grid, or
     :data:`DEFAULT_TRIALS` for random and TPE. ``prune``: False, True (median) or a
-    pruner name."""
+    pruner name. ``backend`` (default ``$MNIST_EXECUTOR``, else local) and ``address``
+    (default ``$MNIST_RAY_ADDRESS``): where the trials train."""
     _choice("search", search, SEARCHES)
+    backend, address = _where(backend, address)
     _choice("objective", objective, OBJECTIVES)
     pruner = ("median" if prune is True else prune) or None
     if pruner is not None:
@@ -157,9 +167,29 @@ def plan_study(
                      search=search, objective=objective, trials=trials,
                      time_budget=time_budget, seeds=seeds, pruner=pruner,
                      prune_startup=prune_startup, prune_warmup=prune_warmup,
-                     search_seed=search_seed, name=name or base.name)  # fmt: skip
+                     search_seed=search_seed, name=name or base.name, backend=backend,
+                     address=address)  # fmt: skip
     _check_builds(plan)
     return plan
+
+
+def _where(backend: str | None, address: str | None) -> tuple[str, str | None]:
+    """The backend and (for ray) the address, from the arguments or the environment."""
+    from mnist_core.runs.executor import EXECUTOR_ENV, RAY_ADDRESS_ENV
+
+    backend = backend or os.environ.get(EXECUTOR_ENV) or "local"
+    _choice("backend", backend, BACKENDS)
+    if backend == "local":
+        return backend, None
+    address = (address or os.environ.get(RAY_ADDRESS_ENV) or "").strip()
+    if not address:
+        raise StudyError(f"The ray backend needs the cluster's HOST:PORT: pass --address or "
+                         f"set {RAY_ADDRESS_ENV}.")  # fmt: skip
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise StudyError(f"The Ray address {shown(address)} is not HOST:PORT (the head's port, "
+                         "6379 unless `ray start --head --port` said otherwise).")  # fmt: skip
+    return backend, address
 
 
 def _choice(what: str, value: Any, choices: tuple[str, ...]) -> None:

@@ -1,0 +1,151 @@
+"""The ``ray`` executor's side on the cluster: one :class:`JobOwner` actor per job, and the
+task that runs the job's worker. See :mod:`mnist_core.runs.ray_executor` for the design
+(why a detached owner, how the FIFO queue, Stop and liveness work on Ray).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from pathlib import Path
+
+from mnist_core.runs import states
+from mnist_core.runs.executor import LOG_FILE
+from mnist_core.runs.ray_executor import first_line, remote
+from mnist_core.runs.states import CANCELLED, FAILED, QUEUED, Status
+
+POLL_SECONDS = 0.5
+
+
+def run_worker(directory: str) -> int:
+    """The Ray task of a job: ``mnist_core.worker``'s main on its folder (a fresh process,
+    ``max_calls=1``), its output appended to the folder's log as a local worker's is."""
+    _log_to(Path(directory))
+    from mnist_core import worker
+
+    return worker.main([directory])
+
+
+def _log_to(directory: Path) -> None:
+    handle = os.open(directory / LOG_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.dup2(handle, 1)
+    os.dup2(handle, 2)
+    os.close(handle)
+
+
+class JobOwner:
+    """The detached actor that owns one job on the cluster; it all happens while it is
+    created, so Ray (not a submitter) owns it from the start, and it exits at the end."""
+
+    def __init__(self, directory: str, options: dict):
+        import ray
+
+        folder = Path(directory)
+        _log_to(folder)
+        try:
+            _own(ray, folder, options)
+        except Exception as exc:  # noqa: BLE001 (said in the job's status, never lost)
+            traceback.print_exc()
+            if states.read_status(folder).active:
+                why = f"The job's Ray owner failed: {first_line(exc)}."
+                states.transition(folder, FAILED, stage=FAILED, error=why)
+        finally:
+            ray.actor.exit_actor()
+
+
+def _own(ray, directory: Path, options: dict) -> None:
+    from mnist_core.runs.store import RunPaths
+
+    stop = RunPaths(directory).stop
+    if not _wait_for_turn(directory, stop):
+        return
+    cpus, gpus = options["cpus"], options["gpus"]
+    need = f"{cpus:g} CPU{'' if cpus == 1 else 's'}" + (f" and {gpus:g} GPU" if gpus else "")
+    states.update(directory, stage=f"waiting for {need} on the Ray cluster")
+    task = remote(ray, "task").options(num_cpus=cpus, num_gpus=gpus,
+                                   runtime_env={"env_vars": options["env"]})  # fmt: skip
+    ref = task.remote(str(directory))
+    cancelled = None  # "queued" or "grace": why this owner cancelled the task
+    while not ray.wait([ref], timeout=POLL_SECONDS)[0]:
+        if cancelled or not stop.exists():
+            continue
+        status = states.read_status(directory)
+        if status.state == QUEUED and status.pid is None:
+            cancelled = "queued"  # Ray has not started it: nothing to save
+        elif time.time() - stop.stat().st_mtime > options["grace"]:
+            cancelled = "grace"
+        if cancelled:
+            ray.cancel(ref, force=True)
+    error = None
+    try:
+        ray.get(ref)
+    except Exception as exc:  # noqa: BLE001 (the task died or was cancelled)
+        error = exc
+    status = states.read_status(directory)
+    if not status.active:  # the worker said how it ended
+        return
+    if status.state == QUEUED and cancelled:
+        states.transition(directory, CANCELLED, stage="cancelled while queued")
+    elif cancelled:
+        states.transition(directory, FAILED, stage=FAILED, error=(
+            f"It did not stop within {options['grace']:g} s of the Stop request, so its Ray "
+            "task was cancelled."))  # fmt: skip
+    else:
+        states.transition(directory, FAILED, stage=FAILED, error=_died(directory, status, error))
+
+
+def _wait_for_turn(directory: Path, stop: Path) -> bool:
+    """Wait until no live queued Ray job of the folder was submitted before this one; False
+    when the job was cancelled (or ended) meanwhile."""
+    shown = None
+    while True:
+        status = states.read_status(directory)
+        if status.state != QUEUED:
+            return False
+        if stop.exists():
+            states.transition(directory, CANCELLED, stage="cancelled while queued")
+            return False
+        ahead = _ahead(directory, status)
+        if ahead == 0:
+            return True
+        if ahead != shown:
+            jobs = "job" if ahead == 1 else "jobs"
+            states.update(directory, stage=f"waiting in the Ray queue: {ahead} {jobs} ahead")
+            shown = ahead
+        time.sleep(POLL_SECONDS)
+
+
+def _ahead(directory: Path, status: Status) -> int:
+    """Live queued Ray jobs of the same folder submitted before this one."""
+    from mnist_core.runs import jobs
+
+    mine = (status.submitted or 0.0, directory.name)
+    ahead = 0
+    for other in directory.parent.iterdir():
+        if other == directory or other.name.startswith(".") or not other.is_dir():
+            continue
+        seen = states.read_status(other)  # the file: cheap, no liveness
+        if seen.executor != "ray" or seen.state != QUEUED:
+            continue
+        if (seen.submitted or 0.0, other.name) < mine and jobs.read_status(other).state == QUEUED:
+            ahead += 1
+    return ahead
+
+
+def _died(directory: Path, status: Status, error: BaseException | None) -> str:
+    """The sentence of a task that ended without a final state."""
+    name = type(error).__name__ if error is not None else ""
+    if name == "WorkerCrashedError":
+        how = "was killed or crashed"
+    elif name == "OutOfMemoryError":
+        how = "was killed: its node ran out of memory"
+    elif name in ("NodeDiedError", "ActorDiedError"):
+        how = "was lost with its node"
+    else:
+        how = f"ended without a final state ({first_line(error)})" if error else \
+            "ended without a final state"  # fmt: skip
+    pid = f" (pid {status.pid})" if status.pid else ""
+    tail = states.log_tail(directory / LOG_FILE)
+    return (f"The Ray worker{pid} {how}" + (f"; its last words: {tail}" if tail else
+            "; see worker.log in the job folder."))  # fmt: skip
