@@ -10,6 +10,8 @@ import numpy as np
 import streamlit as st
 
 from app.embedding_state import PAGE_STATE, bind
+from app.inside_links import model_view_link
+from app.sidebar import active_dataset
 from app.text import plain
 from mnist_core import embeddings, figures
 from mnist_core.data import Dataset
@@ -110,4 +112,5 @@ def enlarged_digit(state: dict, rows: np.ndarray, result, request, dataset: Data
                                    class_names=dataset.class_names, columns=1, cell=220),
         key="enlarged_digit", width="content", config={"displayModeBar": False},
     )  # fmt: skip
+    model_view_link(split, int(result.indices[row]), dataset=active_dataset().key)
 

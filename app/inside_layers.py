@@ -30,7 +30,8 @@ def layers_section(record: runs.RunRecord, model: inside.InsideModel, dataset: D
     else:
         images, labels = dataset.split(source)
         image, label = images[index], int(labels[index])
-        about = f"{source} digit #{index:,}, labelled {dataset.class_names[label]}"
+        split = "test" if source == "test" else "training"
+        about = f"{split} digit #{index:,}, labelled {dataset.class_names[label]}"
     started = time.perf_counter()
     activations = model.activations(image)
     probabilities = activations[-1].values

@@ -24,24 +24,28 @@ STAGES = (("loading the dataset", 0.1), ("exporting", 0.3), ("computing", 0.6),
           ("reducing", 0.8), ("saving", 0.95))  # fmt: skip
 
 
-def inside_url(run_id: str, source: str, index: int) -> dict[str, str]:
-    """The query parameters of the page showing digit ``index`` of ``source`` in run
-    ``run_id`` (for ``st.page_link(..., query_params=...)`` on other pages)."""
-    return {"run": run_id, "source": source, "index": str(int(index))}
-
-
-def run_picker(records: list[runs.RunRecord]) -> runs.RunRecord:
+def run_picker(records: list[runs.RunRecord], active: Dataset) -> runs.RunRecord:
     """The run to look inside: ``?run=``, else the run the user was looking at on another
-    page, else the best finished run that has layers (not a random-forest baseline). Kept for the session and in the URL."""
+    page, else the best finished run that has layers (not a random-forest baseline), on
+    the ``active`` dataset if one is. A link to a digit without a run (from the Data or
+    Embeddings page) opens a run trained on the active dataset, whose digit it is.
+    Kept for the session and in the URL."""
     by_id = {r.run_id: r for r in records}
     asked = st.query_params.get("run") or None
     if asked is not None and asked not in by_id:
         st.warning(f"Run {literal(asked)} has no trained model to show (it does not exist, or "
                    "has not finished); showing another run.")  # fmt: skip
-    # The best run with layers to look inside (a baseline only when asked for by name).
-    best = best_run([r for r in records if r.kind == "train"] or records)
-    shown = next((c for c in (asked, st.session_state.get(SELECTED_RUN)) if c in by_id),
-                 best.run_id)  # fmt: skip
+    digit_link = asked is None and "source" in st.query_params
+    models = ([r for r in records if r.kind == "train" and r.fingerprint == active.fingerprint]
+              or [r for r in records if r.kind == "train"])  # fmt: skip
+    best = best_run(models or records)  # a baseline only when asked for by name
+    selected = st.session_state.get(SELECTED_RUN)
+    if digit_link and selected in by_id and by_id[selected].fingerprint != active.fingerprint:
+        selected = None
+    shown = next((c for c in (asked, selected) if c in by_id), best.run_id)
+    if digit_link and by_id[shown].fingerprint != active.fingerprint:
+        st.warning("No finished run was trained on the dataset of that digit; its index is "
+                   "read in this run's own dataset.")  # fmt: skip
     labels = runs.distinguishing_labels(records)
 
     def label(run_id: str) -> str:
@@ -82,8 +86,9 @@ def digit_choice(dataset: Dataset, *, has_drawing: bool) -> tuple[str, int]:
     count = len(dataset.x_test if source == "test" else dataset.x_train)
     restore("inside_index", 0, url="index", parse=int)
     if not 0 <= st.session_state["inside_index"] < count:
-        st.warning(f"There is no {source} digit #{plain(st.session_state['inside_index'])}: the "
-                   f"{source} split has {count:,} digits (0 to {count - 1:,}); showing #0.")  # fmt: skip
+        split = "test" if source == "test" else "training"
+        st.warning(f"There is no {split} digit #{plain(st.session_state['inside_index'])}: the "
+                   f"{split} set has {count:,} digits (0 to {count - 1:,}); showing #0.")  # fmt: skip
         st.session_state["inside_index"] = 0
     right.number_input(f"Index (0–{count - 1:,})", min_value=0, max_value=count - 1, step=1,
                        key="inside_index")  # fmt: skip

@@ -7,6 +7,7 @@ import numpy as np
 import streamlit as st
 
 from app import loaders
+from app.inside_links import model_view_link
 from app.page_state import keep_value, kept_value, remember, restore
 from app.text import plain
 from app.sidebar import ActiveDataset, active_dataset
@@ -25,7 +26,7 @@ def render(active: ActiveDataset) -> None:
     if key.startswith(loaders.UPLOAD_PREFIX):
         upload_names(key, dataset)
     class_balance(dataset)
-    digit_grid(dataset)
+    digit_grid(dataset, key)
     pixel_statistics(key, dataset)
 
 
@@ -80,7 +81,7 @@ def class_balance(dataset: Dataset) -> None:
     st.plotly_chart(figures.data.class_balance_figure(balance), key="class_balance")
 
 
-def digit_grid(dataset: Dataset) -> None:
+def digit_grid(dataset: Dataset, key: str) -> None:
     st.subheader("Digits")
     c_split, c_order, c_class, c_size, c_seed = st.columns([1.2, 1.2, 1.4, 2, 1])
     classes = [None, *range(dataset.n_classes)]
@@ -135,6 +136,7 @@ def digit_grid(dataset: Dataset) -> None:
     with right:
         st.image(_picture(images[index]), caption=f"{split} #{index}", width="stretch")
         st.metric("Label", name)
+        model_view_link(split, index, dataset=key)
     # Full width: 28 columns of three-digit numbers need ~640 px to be read at 11 px.
     # (Class names never hold "<" or ">", which plotly would read as markup.)
     st.plotly_chart(

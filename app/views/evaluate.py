@@ -13,6 +13,7 @@ import numpy as np
 import streamlit as st
 
 from app import run_cache
+from app.inside_links import model_view_link
 from app.sidebar import ActiveDataset, active_dataset
 from app.text import plain
 from mnist_core import evaluation, figures, runs
@@ -167,7 +168,12 @@ def confusion_section(ev: RunEvaluation) -> None:
     st.text(f"True {names[true]}, predicted {names[pred]}: {len(rows):,} digits"
             + (f" (the first {GALLERY_MAX} shown)" if len(rows) > GALLERY_MAX else ""))  # fmt: skip
     if len(rows):
-        _gallery(ev, rows[:GALLERY_MAX], key="cell_gallery", columns=10)
+        picked = _gallery(ev, rows[:GALLERY_MAX], key=f"cell_gallery-{true}-{pred}", columns=10,
+                          clickable=True)  # fmt: skip
+        index = int(rows[picked or 0])
+        st.caption(f"Test image #{index:,}" + ("" if picked is not None else
+                   " (the first; click another)"))  # fmt: skip
+        model_view_link("test", index, run_id=ev.run.run_id)
 
 
 def statistics_section(ev: RunEvaluation) -> None:
@@ -228,6 +234,7 @@ def mistakes_section(ev: RunEvaluation) -> None:
         st.plotly_chart(figures.evaluation.top_probabilities_figure(
             ev.probabilities[index], class_names=tuple(bar_names)),
             key="top3", config={"displayModeBar": False})  # fmt: skip
+        model_view_link("test", index, run_id=ev.run.run_id)
 
 
 def label_errors_section(ev: RunEvaluation) -> None:

@@ -26,7 +26,7 @@ def render(active: ActiveDataset) -> None:
     if not evaluated:
         st.info("No finished run yet: train one on the Model builder page.")
         return
-    record = inside_state.run_picker(evaluated)
+    record = inside_state.run_picker(evaluated, active.dataset)
     if inside_state.wait_until_ready(record) is None:
         return
     dataset = inside_state.run_dataset(record)
