@@ -74,15 +74,18 @@ def _queued_work(directory: Path, progress: JobProgress, work: Callable) -> str:
 
 
 def use_threads(record, progress: JobProgress, *, tensorflow: bool) -> int:
-    """Keep this run to its share of the cores (:func:`mnist_core.runs.queue.threads_per_run`)
+    """Keep this run to its share of the cores (:func:`mnist_core.runs.queue.threads_per_run`
+    over the runs :func:`~mnist_core.runs.queue.sharing` them)
     before any library starts its thread pools: TensorFlow's intra- and inter-op pools
     (which must be set before its first op), OpenMP's and joblib's ``n_jobs=-1`` (the
     baseline's forest). Recorded as the run's ``threads`` event and a line of its log."""
-    from mnist_core.runs.queue import available_cores, max_training, threads_per_run
+    from mnist_core.runs.queue import available_cores, max_training, sharing, threads_per_run
 
-    threads, slots, cores = threads_per_run(), max_training(), available_cores()
+    slots, cores, shared = max_training(), available_cores(), sharing(record.directory)
+    threads = threads_per_run(slots=shared, cores=cores)
     os.environ["OMP_NUM_THREADS"] = os.environ["LOKY_MAX_CPU_COUNT"] = str(threads)
-    event = {"type": "threads", "threads": threads, "slots": slots, "cores": cores}
+    event = {"type": "threads", "threads": threads, "slots": slots, "cores": cores,
+             "sharing": shared}  # fmt: skip
     if tensorflow:
         import tensorflow as tf
 
@@ -94,8 +97,9 @@ def use_threads(record, progress: JobProgress, *, tensorflow: bool) -> int:
         event.update(intra_op=tf.config.threading.get_intra_op_parallelism_threads(),
                      inter_op=tf.config.threading.get_inter_op_parallelism_threads())  # fmt: skip
     record.append_event(event)
-    progress.stage(f"{threads} thread{'' if threads == 1 else 's'} per run ({slots} "
-                   f"slot{'' if slots == 1 else 's'} on {cores} core{'' if cores == 1 else 's'})")  # fmt: skip
+    progress.stage(f"{threads} thread{'' if threads == 1 else 's'} for this run ({shared} of "
+                   f"{slots} slot{'' if slots == 1 else 's'} in use on {cores} "
+                   f"core{'' if cores == 1 else 's'})")  # fmt: skip
     return threads
 
 

@@ -27,6 +27,9 @@ def cache_dir(tmp_path, monkeypatch) -> Path:
     folder = tmp_path / "cache"
     monkeypatch.setenv("MNIST_CACHE_DIR", str(folder))
     monkeypatch.setenv("MNIST_DATASETS_URL", "http://127.0.0.1:9/")  # port 9: discard, closed
+    # One run trains at a time unless a test says otherwise: queue tests count places, and
+    # two runs side by side on a 2-core CI machine only make every test slower.
+    monkeypatch.setenv("MNIST_MAX_TRAINING", "1")
     return folder
 
 

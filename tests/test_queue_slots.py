@@ -114,13 +114,15 @@ def test_two_slots_on_two_cores_train_two_runs_at_once_with_one_thread_each(
     _wait_for(lambda: runs.read_status(third.directory).stage == waiting, "the third run's place")
     for record in long_runs:
         assert _threads_event(record) == {"type": "threads", "threads": 1, "slots": 2, "cores": 2,
-                                          "intra_op": 1, "inter_op": 1}  # fmt: skip
-        assert "1 thread per run (2 slots on 2 cores)" in record.paths.log.read_text()
+                                          "sharing": 2, "intra_op": 1, "inter_op": 1}  # fmt: skip
+        assert "1 thread for this run (2 of 2 slots in use on 2 cores)" in record.paths.log.read_text()
     for record in long_runs:
         runs.stop(record)
     assert [runs.wait(r.directory, timeout=300).state for r in long_runs] == ["stopped"] * 2
     assert runs.wait(third.directory, timeout=300).state == "done"
-    assert _threads_event(third.refresh())["threads"] == 1
+    # It started as the others stopped: both cores if it was alone by then, else one.
+    event = _threads_event(third.refresh())
+    assert event["threads"] == 2 // event["sharing"]
 
 
 def test_one_slot_on_two_cores_gives_the_run_both(digits, two_cores, monkeypatch):
@@ -130,9 +132,18 @@ def test_one_slot_on_two_cores_gives_the_run_both(digits, two_cores, monkeypatch
     assert runs.wait(record.directory, timeout=300).state == "done"
     record = record.refresh()
     assert _threads_event(record) == {"type": "threads", "threads": 2, "slots": 1, "cores": 2,
-                                      "intra_op": 2, "inter_op": 2}  # fmt: skip
-    assert "2 threads per run (1 slot on 2 cores)" in record.paths.log.read_text()
+                                      "sharing": 1, "intra_op": 2, "inter_op": 2}  # fmt: skip
+    assert "2 threads for this run (1 of 1 slot in use on 2 cores)" in record.paths.log.read_text()
     assert record.summary.epochs_run == 1 and record.summary.test_accuracy > 0.5
+
+
+def test_a_run_alone_takes_every_core_even_with_two_slots(digits, two_cores, monkeypatch):
+    monkeypatch.setenv(queue.MAX_TRAINING_ENV, "2")
+    record = _run(digits, epochs=1)
+    runs.start(record)
+    assert runs.wait(record.directory, timeout=300).state == "done"
+    event = _threads_event(record.refresh())
+    assert (event["threads"], event["sharing"], event["intra_op"]) == (2, 1, 2)
 
 
 def test_threads_per_run_from_the_environment_reach_tensorflow(digits, two_cores, monkeypatch):

@@ -219,8 +219,9 @@ def _launch(specs: list, key: str, dataset) -> None:
     except (ValueError, OSError) as exc:  # SpecError, RunError, StorageError
         st.error(plain(exc))
         return
+    slots = runs.max_training()
     st.toast(f"{len(specs)} run{'s' if len(specs) > 1 else ''} queued; "
-             f"{runs.max_training()} trains at a time.")  # fmt: skip
+             f"{'one trains' if slots == 1 else f'{slots} train'} at a time.")  # fmt: skip
 
 
 if __name__ == "__main__":  # run as a page by st.navigation

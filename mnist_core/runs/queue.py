@@ -7,7 +7,8 @@ kernel releases if a worker dies. A run whose worker is gone is not "in the queu
 counted by nobody.
 
 Runs training side by side share the machine's cores: each uses :func:`threads_per_run`
-threads (the cores divided among the slots, or ``$MNIST_THREADS_PER_RUN``), set by the
+threads (the cores divided among the runs that take slots together, see :func:`sharing`, or
+``$MNIST_THREADS_PER_RUN``), set by the
 worker before TensorFlow starts its thread pools, so that two runs on two cores take one
 core each instead of fighting over both.
 
@@ -113,6 +114,19 @@ def queue_place(directory: Path) -> QueuePlace:
         elif status.state == QUEUED and _order_key(other, status.submitted) < mine:
             ahead += 1
     return QueuePlace(ahead, training, max_training())
+
+
+def sharing(directory: Path) -> int:
+    """How many runs share the cores as the run in ``directory`` starts to train: the live
+    runs training or queued in its folder, itself included, at most the slot count. A run
+    alone takes every core; runs launched together (a study's trials) split them."""
+    live = 1
+    for other in directory.parent.iterdir():
+        if other == directory or not other.is_dir() or other.name.startswith("."):
+            continue
+        if jobs.read_status(other).state in (RUNNING, QUEUED):  # dead workers read as failed
+            live += 1
+    return min(max_training(), live)
 
 
 @contextmanager
