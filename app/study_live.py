@@ -212,9 +212,10 @@ def study_figures(record: studies.StudyRecord) -> None:
         st.subheader("Parallel coordinates")
         st.caption("One line per complete trial through its settings and its objective; the "
                    "best trials are bright. Drag along an axis to pick a range.")  # fmt: skip
+        # No tool bar: it would sit on the last axis's title, and a parallel plot has no zoom.
         st.plotly_chart(figures.studies.parallel_figure(frame, params=params,
                                                         objective=plan.objective),
-                        key=f"study-parallel-{sid}")  # fmt: skip
+                        key=f"study-parallel-{sid}", config={"displayModeBar": False})  # fmt: skip
     left, right = st.columns(2, gap="medium")
     with left:
         st.subheader("Best so far")

@@ -272,7 +272,8 @@ def grid_heatmap_figure(trials: pd.DataFrame, *, x: str, y: str, objective: str)
     fig = go.Figure(go.Heatmap(
         z=z, x=xs, y=ys, text=text, texttemplate="%{text}", colorscale="Viridis",
         reversescale=objective == "val_loss", textfont=dict(size=MIN_FONT), xgap=2, ygap=2,
-        colorbar=dict(title=dict(text=objective_label(objective), side="right"), thickness=14),
+        colorbar=dict(title=dict(text=objective_label(objective), side="right"), thickness=14,
+                      ticksuffix=" %" if scale == 100 else None),
         hovertemplate=f"{x} %{{x}} · {y} %{{y}}: %{{text}}<extra></extra>",
     ))  # fmt: skip
     fig.update_xaxes(title_text=x, type="category", automargin=True)
