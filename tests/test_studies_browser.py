@@ -160,3 +160,46 @@ def test_define_launch_follow_export_and_open_the_best(server, browser, tmp_path
     _no_exception(other)
     other.close()
     page.close()
+
+
+def test_study_this_spec_carries_the_builders_edits_and_stop_is_one_click(server, browser):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1280, "height": 1100})
+    page.goto(f"{server}/builder?dataset=digits")
+    page.get_by_text("Total parameters").wait_for(timeout=90_000)
+    _settle(page)
+    _type(page, "batch size", "16")
+    _type(page, "epochs", "300")  # long enough to be stopped while it trains
+    page.get_by_role("link", name="Study this spec").click()
+    page.get_by_role("heading", name="New study").wait_for(timeout=60_000)
+    _settle(page)
+    base = page.get_by_text(re.compile(r"^Base: ff64: Flatten → Dense 64"))
+    assert "batch 16, 300 epochs" in base.inner_text()
+    assert ModelSpec.from_url(parse_qs(urlparse(page.url).query)["spec"][0]).train.batch_size == 16
+    # Back to the builder and to Studies through the sidebar: the same spec.
+    page.get_by_role("link", name="Model builder").click()
+    page.get_by_text("Total parameters").wait_for(timeout=60_000)
+    _settle(page)
+    page.get_by_role("link", name="Studies").click()
+    page.get_by_role("heading", name="New study").wait_for(timeout=60_000)
+    _settle(page)
+    assert "batch 16, 300 epochs" in page.get_by_text(re.compile(r"^Base: ")).inner_text()
+    _type(page, "batch_size values", "16,32")
+    page.get_by_role("button", name="Launch").click()
+    page.get_by_role("button", name="Stop study").wait_for(timeout=120_000)
+    study_id = parse_qs(urlparse(page.url).query)["study"][0]
+    record = studies.open_study(study_id)
+    members = lambda: [r for r in runs.list_runs() if r.group == study_id]  # noqa: E731
+    deadline = time.monotonic() + 300
+    while not any(r.state == "running" for r in members()):
+        assert time.monotonic() < deadline, "the study's first run never started training"
+        time.sleep(0.5)
+    page.get_by_role("button", name="Stop study").click()
+    page.get_by_text(re.compile(rf"^Study {study_id} stops: ")).wait_for(timeout=60_000)
+    assert studies.wait(record, timeout=300).state == "stopped"
+    page.get_by_role("button", name="Resume").wait_for(timeout=60_000)  # polling ended by itself
+    assert page.get_by_role("button", name="Resume").is_enabled()
+    assert {r.state for r in members()} <= {"stopped", "cancelled"}
+    page.screenshot(path=str(ARTIFACTS / "studies-stopped-1280.png"), full_page=True)
+    _no_exception(page)
+    page.close()
