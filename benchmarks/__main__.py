@@ -10,19 +10,20 @@ import argparse
 import shutil
 import sys
 
-from benchmarks import data_bench, embed_bench, study_bench, train_bench
+from benchmarks import data_bench, embed_bench, inside_bench, study_bench, train_bench
 from benchmarks.common import print_table, seeded_cache
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="the short version, for CI")
-    parser.add_argument("--only", choices=["data", "embed", "train", "study"],
+    parser.add_argument("--only", choices=["data", "embed", "train", "inside", "study"],
                         help="one group only")  # fmt: skip
     args = parser.parse_args()
     cache = seeded_cache()
     groups = {"data": lambda: data_bench.run(), "embed": lambda: embed_bench.run(quick=args.quick),
               "train": lambda: train_bench.run(quick=args.quick),
+              "inside": lambda: inside_bench.run(quick=args.quick),
               "study": lambda: _full_only("study", study_bench.run, quick=args.quick)}  # fmt: skip
     rows = []
     try:

@@ -372,6 +372,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     study_stop.add_argument("study_id")
     study_stop.set_defaults(run=_cmd_study_stop)
+
+    # Inside the model: predict, predict-csv, export-code (their modules load the engine lazily).
+    from mnist_core.inside.cli import add_commands as add_model_commands
+    from mnist_core.inside.code_export_cli import add_commands as add_code_export
+
+    add_model_commands(commands)
+    add_code_export(commands)
     return parser
 
 
@@ -390,7 +397,8 @@ def main(argv: list[str] | None = None) -> int:
         print(str(storage_error(exc, getattr(exc, "filename", None) or paths.cache_dir())),
               file=sys.stderr)  # fmt: skip
         return EXIT_BAD_INPUT
-    print(json.dumps(result))
+    if result is not None:  # export-code without -o printed the script itself
+        print(json.dumps(result))
     return 0
 
 

@@ -95,7 +95,10 @@ def test_killed_worker_is_marked_failed_not_running(digits, cache_dir):
     request = embeddings.EmbeddingRequest("digits", digits.fingerprint, "umap", "train", {})
     status = embeddings.submit(request)
     deadline = time.monotonic() + 60
-    while jobs.read_status(request.directory).state != "running":
+    # Kill it once it is running and has logged a stage (not between the two).
+    log = request.directory / "worker.log"
+    while jobs.read_status(request.directory).state != "running" or not (
+            log.is_file() and "loading the dataset" in log.read_text()):  # fmt: skip
         assert time.monotonic() < deadline
         time.sleep(0.02)
     os.kill(status.pid, signal.SIGKILL)

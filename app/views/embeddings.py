@@ -73,7 +73,11 @@ def render(active: ActiveDataset) -> None:
         result = loaders.embedding(json.dumps(request.to_json()))
     except LookupError:  # removed or damaged since the status was read: compute it again
         loaders.embedding.clear()
-        embeddings.submit(request)
+        try:
+            embeddings.submit(request)
+        except OSError as exc:  # StorageError, or a Ray cluster that cannot be reached
+            st.error(plain(exc))
+            return
         st.rerun()
     show_embedding(state, request, result, dataset)
     write_url(state, request)  # the selection may have been read from the link just now
@@ -113,7 +117,7 @@ def _status(request: embeddings.EmbeddingRequest, *, start: bool) -> jobs.Status
     if start and status.state is None:
         try:
             return embeddings.submit(request)
-        except OSError as exc:  # StorageError: the cache folder cannot be written
+        except OSError as exc:  # StorageError, or ExecutorUnavailable (a Ray cluster gone)
             return jobs.Status("failed", error=str(exc))
     return status
 
