@@ -62,6 +62,15 @@ def test_an_old_run_is_exported_and_indexed_by_a_background_job(old_run):
     brute = np.argsort(np.linalg.norm(features - query, axis=1))[:8]
     np.testing.assert_array_equal(inside.nearest_training_digits(old_run, dataset.x_test[3]).indices,
                                   brute)  # fmt: skip
+    # A damaged index is removed when read, and the job makes it again.
+    old_run.paths.features.write_bytes(b"PK\x03\x04 cut off")
+    neighbours._CACHE.clear()
+    with pytest.raises(inside.NotReady, match="index of training digits was damaged"):
+        inside.nearest_training_digits(old_run, dataset.x_train[0])
+    assert not inside.readiness(old_run).neighbours
+    assert inside.prepare(old_run).state in ("queued", "running")
+    assert wait(old_run.paths.onnx_job, timeout=300).state == "done"
+    assert inside.nearest_training_digits(old_run, dataset.x_train[0]).indices[0] == 0
 
 
 def test_a_crashed_run_is_exported_from_the_checkpoint_it_kept(old_run):

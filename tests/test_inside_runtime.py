@@ -186,11 +186,12 @@ def test_sessions_are_cached_per_run_and_renewed_with_the_file(finished_run, tmp
     path.write_bytes(data)
     again = inside.open_model(record)
     assert again is not first and again.params == first.params
-    path.write_bytes(b"not an onnx file")
+    path.write_bytes(b"not an onnx file")  # damaged: removed, for the job to make again
     inside.forget_sessions()
-    with pytest.raises(inside.InsideError, match=f"Run {record.run_id}'s exported model cannot "
-                                                 "be used"):  # fmt: skip
+    with pytest.raises(inside.NotReady, match=f"Run {record.run_id}'s exported model cannot "
+                                              "be used .*made again by the background job"):
         inside.open_model(record)
+    assert not path.exists() and not inside.readiness(record).model
 
 
 def test_images_of_the_wrong_size_are_one_sentence(finished_run):

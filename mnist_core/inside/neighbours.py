@@ -97,8 +97,12 @@ def load_features(record) -> dict[str, np.ndarray]:
             return _CACHE[key]
     arrays = load_arrays(path)
     if arrays is None or set(arrays) != _KEYS:
-        raise NotReady(f"Run {record.run_id}'s index of training digits is damaged; it is "
-                       "made again.")  # fmt: skip
+        try:  # removed, so that readiness() says so and prepare() makes it again
+            path.unlink()
+        except OSError:
+            pass
+        raise NotReady(f"Run {record.run_id}'s index of training digits was damaged; it is "
+                       "made again by the background job.")  # fmt: skip
     with _LOCK:
         _CACHE[key] = arrays
         while len(_CACHE) > MAX_CACHED:

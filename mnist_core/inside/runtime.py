@@ -175,8 +175,8 @@ def open_model(record, *, threads: int = 1) -> InsideModel:
     """The run's exported model, loaded once per process (and again when the file changes).
 
     Raises InsideError for a run that has no layers to look inside (a random-forest
-    baseline), NotReady when the export is not there yet (see
-    :func:`mnist_core.inside.prepare`)."""
+    baseline), NotReady when the export is not there yet or is damaged (then it is
+    removed, for :func:`mnist_core.inside.prepare` to make again)."""
     if record.kind != "train":
         raise InsideError(f"Run {record.run_id} is a {record.name}: it has no layers to look "
                           "inside.")  # fmt: skip
@@ -191,7 +191,13 @@ def open_model(record, *, threads: int = 1) -> InsideModel:
         if model is not None:
             _SESSIONS.move_to_end(key)
             return model
-    model = InsideModel(path, run_id=record.run_id, threads=threads)  # outside the lock: slow
+    try:
+        model = InsideModel(path, run_id=record.run_id, threads=threads)  # outside the lock
+    except InsideError as exc:
+        # A damaged file (a truncated copy, say): removed, so that readiness() says so and
+        # prepare() exports the model again (an export checks itself with onnxruntime).
+        _remove(path, key)
+        raise NotReady(f"{exc} It is removed and made again by the background job.") from None
     with _LOCK:
         for old in [k for k in _SESSIONS if k[0] == key[0]]:
             del _SESSIONS[old]  # an older export of the same run
@@ -199,6 +205,15 @@ def open_model(record, *, threads: int = 1) -> InsideModel:
         while len(_SESSIONS) > MAX_SESSIONS:
             _SESSIONS.popitem(last=False)
     return model
+
+
+def _remove(path: Path, key: tuple) -> None:
+    try:
+        stat = path.stat()
+        if (stat.st_mtime_ns, stat.st_size) == key[1:3]:  # not replaced meanwhile
+            path.unlink()
+    except OSError:
+        pass  # gone already, or a read-only folder: the sentence still says what is wrong
 
 
 def forget_sessions() -> None:
