@@ -37,19 +37,45 @@ def _train(name: str, data, *, epochs: int = 1, n: int = 20000):
     return spec, model
 
 
+def _latencies(name: str, model, path: Path, mnist) -> list[Row]:
+    """onnxruntime's latency for one digit, Keras's own call beside the prediction."""
+    from mnist_core import inside
+    from mnist_core.inside.neighbours import compute_features, nearest
+
+    served = inside.InsideModel(path)
+    digit = mnist.x_test[0]
+    x = (digit[None, ..., None] / 255.0).astype("float32")
+    keras_one = median_seconds(lambda: model(x, training=False), repeat=100)
+    rows = [
+        Row(f"{name}: predict one digit (onnxruntime)",
+            median_seconds(lambda: served.predict(digit), repeat=100) * 1000, unit="ms",
+            target="<= 150", reference=keras_one * 1000, reference_name="Keras model(x)"),
+        Row(f"{name}: activations of every layer, one digit",
+            median_seconds(lambda: served.activations(digit), repeat=100) * 1000, unit="ms",
+            target="<= 300"),
+        Row(f"{name}: occlusion saliency, one digit (170 images, one batch)",
+            median_seconds(lambda: inside.occlusion_saliency(served, digit), repeat=20) * 1000,
+            unit="ms"),
+    ]  # fmt: skip
+    arrays = compute_features(served, mnist.x_train, mnist.y_train)
+    query = served.hidden_features(digit)[0]
+    rows.append(Row(f"{name}: 8 nearest of 60,000 training digits",
+                    median_seconds(lambda: nearest(query, arrays, k=8), repeat=100) * 1000,
+                    unit="ms"))  # fmt: skip
+    return rows
+
+
 def run(*, quick: bool = False) -> list[Row]:
     import keras
 
     from mnist_core import inside
     from mnist_core.inside.export import export_model
-    from mnist_core.inside.neighbours import compute_features, nearest
 
     folder = Path(tempfile.mkdtemp(prefix="inside-bench-"))
     from mnist_core.data import load_dataset
 
     mnist = load_dataset("mnist")
     data = {"x_train": mnist.x_train, "y_train": mnist.y_train}
-    digit = mnist.x_test[0]
     rows, paths = [], {}
     names = PRESETS + (() if quick else ("keras_cnn",))
     for number, name in enumerate(names):
@@ -62,24 +88,7 @@ def run(*, quick: bool = False) -> list[Row]:
         paths[name] = folder / f"{name}.onnx"
         if name not in PRESETS:
             continue
-        served = inside.InsideModel(paths[name])
-        x = (digit[None, ..., None] / 255.0).astype("float32")
-        keras_one = median_seconds(lambda: model(x, training=False), repeat=100)
-        rows.append(Row(f"{name}: predict one digit (onnxruntime)",
-                        median_seconds(lambda: served.predict(digit), repeat=100) * 1000,
-                        unit="ms", target="<= 150", reference=keras_one * 1000,
-                        reference_name="Keras model(x)"))  # fmt: skip
-        rows.append(Row(f"{name}: activations of every layer, one digit",
-                        median_seconds(lambda: served.activations(digit), repeat=100) * 1000,
-                        unit="ms", target="<= 300"))  # fmt: skip
-        rows.append(Row(f"{name}: occlusion saliency, one digit (170 images, one batch)",
-                        median_seconds(lambda: inside.occlusion_saliency(served, digit),
-                                       repeat=20) * 1000, unit="ms"))  # fmt: skip
-        arrays = compute_features(served, mnist.x_train, mnist.y_train)
-        query = served.hidden_features(digit)[0]
-        rows.append(Row(f"{name}: 8 nearest of 60,000 training digits",
-                        median_seconds(lambda: nearest(query, arrays, k=8), repeat=100) * 1000,
-                        unit="ms"))  # fmt: skip
+        rows += _latencies(name, model, paths[name], mnist)
         del model
         keras.backend.clear_session()
     canvas = np.zeros((400, 400, 4), np.uint8)
@@ -122,7 +131,7 @@ def _server_memory(paths: dict) -> list[Row]:
     threads drawing at once (as Streamlit serves three sessions)."""
     result = subprocess.run([sys.executable, "-c", _SERVER, json.dumps([str(p) for p in
                              paths.values()])], capture_output=True, text=True, cwd=ROOT,
-                            timeout=600)  # fmt: skip
+                            timeout=600, check=False)  # fmt: skip
     if result.returncode != 0:
         return [Row("server memory with sessions loaded", "failed: " + result.stderr[-200:])]
     m = json.loads(result.stdout.strip().splitlines()[-1])

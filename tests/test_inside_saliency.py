@@ -55,7 +55,7 @@ def test_saliency_is_highest_where_blanking_changes_the_prediction_most(construc
             blanked = image.copy()
             blanked[r:r + 4, c:c + 4] = 0
             drops[r, c] = saliency.probability - constructed.predict(blanked)[0, 1]
-    (r, c), best = max(drops.items(), key=lambda item: item[1])
+    (r, c), _ = max(drops.items(), key=lambda item: item[1])
     assert (r, c) == (6, 18)  # exactly over the hot square
     peak = np.unravel_index(values.argmax(), values.shape)
     assert r <= peak[0] < r + 4 and c <= peak[1] < c + 4
