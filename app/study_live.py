@@ -203,6 +203,14 @@ def trials_table(record: studies.StudyRecord, table) -> None:
 # --------------------------------------------------------------------------- figures
 
 
+@st.cache_resource(max_entries=256, show_spinner=False)
+def figure(builder: str, *args, **kwargs):
+    """``figures.studies.<builder>(*args, **kwargs)``, built once per distinct data: the
+    view polls every second and most polls change nothing, while building a plotly figure
+    costs tens of milliseconds. (Figures are only read after this: never changed.)"""
+    return getattr(figures.studies, builder)(*args, **kwargs)
+
+
 def study_figures(record: studies.StudyRecord) -> None:
     plan, sid = record.plan, record.study_id
     frame = record.trials_frame()
@@ -213,8 +221,8 @@ def study_figures(record: studies.StudyRecord) -> None:
         st.caption("One line per complete trial through its settings and its objective; the "
                    "best trials are bright. Drag along an axis to pick a range.")  # fmt: skip
         # No tool bar: it would sit on the last axis's title, and a parallel plot has no zoom.
-        st.plotly_chart(figures.studies.parallel_figure(frame, params=params,
-                                                        objective=plan.objective),
+        st.plotly_chart(figure("parallel_figure", frame, params=tuple(params),
+                               objective=plan.objective),
                         key=f"study-parallel-{sid}", config={"displayModeBar": False})  # fmt: skip
     left, right = st.columns(2, gap="medium")
     with left:
@@ -223,13 +231,13 @@ def study_figures(record: studies.StudyRecord) -> None:
         if points.empty:
             st.caption("Drawn once a trial has ended.")
         else:
-            st.plotly_chart(figures.studies.best_so_far_figure(points, objective=plan.objective),
+            st.plotly_chart(figure("best_so_far_figure", points, objective=plan.objective),
                             key=f"study-best-so-far-{sid}")  # fmt: skip
     with right:
         st.subheader("Parameter importance")
         importances = record.importances
         if importances:
-            st.plotly_chart(figures.studies.importance_figure(importances),
+            st.plotly_chart(figure("importance_figure", importances),
                             key=f"study-importance-{sid}")  # fmt: skip
             st.caption("Optuna's fANOVA over the complete trials: how much of the objective's "
                        "variance each setting explains.")  # fmt: skip
@@ -244,9 +252,9 @@ def study_figures(record: studies.StudyRecord) -> None:
         labels = {int(row["trial"]): f"trial {row['trial']}: "
                   + figures.studies.params_text(row, params) for _, row in frame.iterrows()}  # fmt: skip
         best = record.best
-        st.plotly_chart(figures.studies.curves_figure(
-            curves, objective=plan.objective, labels=labels,
-            best=best.number if best else None), key=f"study-curves-{sid}")  # fmt: skip
+        st.plotly_chart(figure("curves_figure", curves, objective=plan.objective, labels=labels,
+                               best=best.number if best else None),
+                        key=f"study-curves-{sid}")  # fmt: skip
         st.caption(f"{figures.studies.objective_label(plan.objective).capitalize()} of every run "
                    "per epoch; pruned trials are dotted and end in a cross; the best trial is "
                    "drawn thicker.")  # fmt: skip
@@ -258,12 +266,12 @@ def study_figures(record: studies.StudyRecord) -> None:
         if plan.repeats > 1:
             with left:
                 st.subheader("Repeats: mean ± sd")
-                st.plotly_chart(figures.studies.repeats_figure(frame, params=params,
-                                                               objective=plan.objective),
+                st.plotly_chart(figure("repeats_figure", frame, params=tuple(params),
+                                       objective=plan.objective),
                                 key=f"study-repeats-{sid}")  # fmt: skip
         if two_way:
             with right:
                 st.subheader(f"{params[1]} × {params[0]}")
-                st.plotly_chart(figures.studies.grid_heatmap_figure(
-                    frame, x=params[0], y=params[1], objective=plan.objective),
-                    key=f"study-heatmap-{sid}")  # fmt: skip
+                st.plotly_chart(figure("grid_heatmap_figure", frame, x=params[0], y=params[1],
+                                       objective=plan.objective),
+                                key=f"study-heatmap-{sid}")  # fmt: skip
