@@ -5,6 +5,9 @@ stderr and exit status 2) (issue 12)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -14,23 +17,12 @@ from PIL import Image
 from mnist_core import __main__ as cli
 from mnist_core import inside
 from mnist_core.data import load_dataset
-from mnist_core.inside.cli import add_commands
 from mnist_core.runs import open_run
+from tests.conftest import ROOT
 
 
 @pytest.fixture(autouse=True)
-def with_commands(monkeypatch):
-    """The CLI's parser with the model-view commands (a no-op once __main__ adds them)."""
-    original = cli.build_parser
-
-    def build_parser():
-        parser = original()
-        commands = parser._subparsers._group_actions[0]
-        if "predict" not in commands.choices:
-            add_commands(commands)
-        return parser
-
-    monkeypatch.setattr(cli, "build_parser", build_parser)
+def fresh_sessions():
     inside.forget_sessions()
 
 
@@ -149,3 +141,25 @@ def test_a_run_without_its_export_is_exported_by_the_cli(finished_run, digits, t
     code, lines, err = _run(capsys, "predict", record.run_id, str(tmp_path / "d.npy"))
     assert code == 0 and "exporting its model to ONNX (once)" in err
     assert record.paths.onnx.is_file() and len(lines) == 1
+
+
+def test_the_real_command_line(finished_run, digits, tmp_path, cache_dir):
+    """``python -m mnist_core predict``: JSON lines on stdout, exit 0; a file that is not an
+    image: one sentence on stderr, exit 2."""
+    np.save(tmp_path / "two.npy", digits.x_test[:2])
+    (tmp_path / "fake.png").write_text("hello")
+    env = {**os.environ, "MNIST_CACHE_DIR": str(cache_dir)}
+
+    def run(*argv):
+        return subprocess.run([sys.executable, "-m", "mnist_core", *argv], capture_output=True,
+                              text=True, cwd=ROOT, env=env, timeout=120, check=False)  # fmt: skip
+
+    good = run("predict", finished_run.name, str(tmp_path / "two.npy"))
+    assert good.returncode == 0, good.stderr
+    lines = [json.loads(line) for line in good.stdout.splitlines()]
+    assert [line["image"] for line in lines] == [f"{tmp_path / 'two.npy'}[{i}]" for i in (0, 1)]
+    assert all(set(line) == {"image", "label", "class", "probabilities"} for line in lines)
+    bad = run("predict", finished_run.name, str(tmp_path / "fake.png"))
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.startswith("fake.png: not an image that can be read")
+    assert len(bad.stderr.strip().splitlines()) == 1
