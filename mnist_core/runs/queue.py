@@ -34,8 +34,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_core.runs import jobs
-from mnist_core.runs.states import QUEUED, RUNNING
+from mnist_core.runs import jobs, states
+from mnist_core.runs.states import RUNNING
 
 MAX_TRAINING_ENV = "MNIST_MAX_TRAINING"
 THREADS_ENV = "MNIST_THREADS_PER_RUN"
@@ -102,31 +102,47 @@ def _order_key(directory: Path, submitted: float | None) -> tuple[float, str]:
 
 
 def queue_place(directory: Path) -> QueuePlace:
-    """The true place of the run in ``directory`` among the live runs of its folder."""
-    mine = _order_key(directory, jobs.read_status(directory).submitted)
+    """The true place of the run in ``directory`` among the live runs of its folder that
+    run on the same executor (local runs and Ray runs never wait for each other)."""
+    mine_status = jobs.read_status(directory)
+    mine = _order_key(directory, mine_status.submitted)
     ahead = training = 0
+    for other, status in _live_peers(directory, mine_status.executor):
+        if status.state == RUNNING:
+            training += 1
+        elif _order_key(other, status.submitted) < mine:
+            ahead += 1
+    return QueuePlace(ahead, training, _slots(mine_status))
+
+
+def _live_peers(directory: Path, executor: str):
+    """(folder, status) of the other queued or running jobs of ``directory``'s folder on
+    ``executor``. The file is read first and liveness asked only of the executor's own jobs,
+    so a local run never connects to a Ray cluster to find its place."""
     for other in directory.parent.iterdir():
         if other == directory or not other.is_dir() or other.name.startswith("."):
             continue
+        recorded = states.read_status(other)
+        if not recorded.active or recorded.executor != executor:
+            continue
         status = jobs.read_status(other)  # dead workers read as failed: not counted
-        if status.state == RUNNING:
-            training += 1
-        elif status.state == QUEUED and _order_key(other, status.submitted) < mine:
-            ahead += 1
-    return QueuePlace(ahead, training, max_training())
+        if status.active:
+            yield other, status
+
+
+def _slots(status) -> int:
+    if status.executor == "local":
+        return max_training()
+    from mnist_core.runs.executor import get_executor
+
+    return get_executor(status.executor, status.address).slots()
 
 
 def sharing(directory: Path) -> int:
     """How many runs share the cores as the run in ``directory`` starts to train: the live
-    runs training or queued in its folder, itself included, at most the slot count. A run
-    alone takes every core; runs launched together (a study's trials) split them."""
-    live = 1
-    for other in directory.parent.iterdir():
-        if other == directory or not other.is_dir() or other.name.startswith("."):
-            continue
-        if jobs.read_status(other).state in (RUNNING, QUEUED):  # dead workers read as failed
-            live += 1
-    return min(max_training(), live)
+    local runs training or queued in its folder, itself included, at most the slot count. A
+    run alone takes every core; runs launched together (a study's trials) split them."""
+    return min(max_training(), 1 + sum(1 for _ in _live_peers(directory, "local")))
 
 
 @contextmanager
@@ -142,6 +158,11 @@ def training_slot(
     While waiting, ``on_wait(place)`` is called whenever the place changes. Yields False
     (without a slot) when ``should_stop()`` turns true before the run's turn comes.
     """
+    if jobs.read_status(directory).executor != "local":
+        # On Ray the job's owner hands the task to Ray only when its turn has come (FIFO per
+        # folder, see mnist_core.runs.ray_executor), and Ray has given it its CPUs already.
+        yield True
+        return
     slots = directory.parent / ".slots"
     slots.mkdir(parents=True, exist_ok=True)
     last: QueuePlace | None = None
