@@ -84,6 +84,16 @@ def _bad_value_is_one_sentence(page) -> None:
     assert page.get_by_role("button", name="Launch").is_enabled()
 
 
+def _wait_for_cells(page, text: str, count: int) -> None:
+    """Wait until the trials table shows ``count`` cells reading ``text`` (it is redrawn
+    as the page polls)."""
+    page.wait_for_function(
+        """([text, count]) => [...document.querySelectorAll(
+               '[data-testid="stDataFrame"] [role="gridcell"]')]
+               .filter(cell => cell.innerText === text).length === count""",
+        arg=[text, count], timeout=60_000)
+
+
 def _wait_for_figures(page) -> None:
     page.get_by_role("heading", name="Parallel coordinates").wait_for(timeout=60_000)
     page.locator('[data-testid="stPlotlyChart"] .parcoords').first.wait_for(timeout=60_000)
@@ -119,8 +129,9 @@ def test_define_launch_follow_export_and_open_the_best(server, browser, tmp_path
     assert record.counts() == {"complete": 4}
     _wait_for_figures(page)
     _no_exception(page)
+    _wait_for_cells(page, "complete", 4)
     cells = page.locator('[data-testid="stDataFrame"] [role="gridcell"]').all_inner_texts()
-    assert "None" not in cells and "nan" not in cells and cells.count("complete") == 4
+    assert "None" not in cells and "nan" not in cells
     for width in (1280, 1400):
         page.set_viewport_size({"width": width, "height": 3000})  # the whole page in one shot
         time.sleep(1.5)
@@ -203,3 +214,33 @@ def test_study_this_spec_carries_the_builders_edits_and_stop_is_one_click(server
     page.screenshot(path=str(ARTIFACTS / "studies-stopped-1280.png"), full_page=True)
     _no_exception(page)
     page.close()
+
+
+def test_a_study_is_followed_across_a_server_restart(cache_dir, browser):
+    from mnist_core.data import load_dataset
+    from mnist_core.models import PRESETS, with_train
+
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    digits = load_dataset("digits")
+    plan = studies.plan_study(with_train(PRESETS["ff64"].spec, epochs=2), ["batch_size=32,64"],
+                              dataset="digits", fingerprint=digits.fingerprint,
+                              input_shape=digits.image_shape, n_classes=digits.n_classes,
+                              search="grid")  # fmt: skip
+    record = studies.create_study(plan)
+    studies.start(record)
+    link = f"/studies?study={record.study_id}&dataset=digits"
+    with streamlit_server(cache_dir / "streamlit-1.log") as (url, _):
+        page = browser.new_page(viewport={"width": 1280, "height": 1100})
+        page.goto(url + link)
+        page.get_by_role("button", name="Stop study").wait_for(timeout=90_000)  # live
+        page.close()
+    assert studies.open_study(record.study_id).status.active  # the driver outlived the server
+    with streamlit_server(cache_dir / "streamlit-2.log") as (url, _):
+        page = browser.new_page(viewport={"width": 1280, "height": 1100})
+        page.goto(url + link)
+        page.get_by_role("heading", name="Trials").wait_for(timeout=90_000)
+        assert studies.wait(record, timeout=600).state == "done"
+        page.get_by_role("button", name="Resume").wait_for(timeout=60_000)  # saw it end
+        _wait_for_cells(page, "complete", 2)
+        _no_exception(page)
+        page.close()
