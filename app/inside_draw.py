@@ -55,32 +55,26 @@ def draw_section(record: runs.RunRecord, model: inside.InsideModel,
     drawing = current_drawing()
     started = time.perf_counter()
     image = model_input(drawing, dataset)
-    with seen_col:
-        st.markdown("**What the model sees**")
-        if image is None:
-            st.image(_picture(np.zeros((h, w), np.uint8)), width=150)
-            st.caption(f"{h}×{w} pixels, once you draw.")
-        else:
-            st.image(_picture(image), width=150)
-            st.caption(f"{h}×{w} pixels, dark = ink.")
-    with bars_col:
-        if image is None:
+    probabilities = None if image is None else model.predict(image)[0]
+    seconds = time.perf_counter() - started
+    with bars_col:  # first: the answer reaches the page before the pictures
+        if probabilities is None:
             st.markdown("**Prediction**: draw a digit.")
-            st.plotly_chart(figures.inside.probabilities_figure(
-                np.zeros(model.n_classes), class_names=model.class_names),
-                key="inside_probabilities", config={"displayModeBar": False})  # fmt: skip
         else:
-            probabilities = model.predict(image)[0]
-            seconds = time.perf_counter() - started
             top = int(np.argmax(probabilities))
             st.markdown(f"**Prediction: {plain(model.class_names[top])}** · "
                         f"{probabilities[top]:.1%}")  # fmt: skip
-            st.plotly_chart(figures.inside.probabilities_figure(
-                probabilities, class_names=model.class_names),
-                key="inside_probabilities", config={"displayModeBar": False})  # fmt: skip
             strokes = len(drawing.strokes)
             st.caption(f"{strokes} stroke{'s' if strokes != 1 else ''} · framed and predicted "
                        f"in {seconds * 1000:.1f} ms on the server.")  # fmt: skip
+        st.plotly_chart(figures.inside.probabilities_figure(
+            np.zeros(model.n_classes) if probabilities is None else probabilities,
+            class_names=model.class_names),
+            key="inside_probabilities", config={"displayModeBar": False})  # fmt: skip
+    with seen_col:
+        st.markdown("**What the model sees**")
+        st.image(_picture(np.zeros((h, w), np.uint8) if image is None else image), width=150)
+        st.caption(f"{h}×{w} pixels, " + ("once you draw." if image is None else "dark = ink."))
     if image is not None:
         nearest_digits(record, image, dataset)
     return image

@@ -3,10 +3,13 @@ an occlusion saliency map, each layer's activations; and what the first layer le
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
+from dataclasses import dataclass
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from app import inside_state
@@ -16,6 +19,17 @@ from mnist_core.data import Dataset
 
 MAX_MAPS = 32  # feature maps drawn per layer
 MAX_BARS = 1024  # a longer vector (a wide Flatten) is described, not drawn
+
+
+@dataclass(frozen=True)
+class DigitViews:
+    """What the layer-by-layer view draws for one digit (built once per digit and run)."""
+
+    probabilities: np.ndarray
+    saliency: inside.Saliency
+    saliency_figure: go.Figure
+    layers: tuple[tuple[str, str, go.Figure | None], ...]  # (markdown, chart key, figure)
+    seconds: float  # activations and saliency, on the server
 
 
 def layers_section(record: runs.RunRecord, model: inside.InsideModel, dataset: Dataset,
@@ -32,57 +46,67 @@ def layers_section(record: runs.RunRecord, model: inside.InsideModel, dataset: D
         image, label = images[index], int(labels[index])
         split = "test" if source == "test" else "training"
         about = f"{split} digit #{index:,}, labelled {dataset.class_names[label]}"
-    started = time.perf_counter()
-    activations = model.activations(image)
-    probabilities = activations[-1].values
-    top = int(np.argmax(probabilities))
+    image = np.ascontiguousarray(image, dtype=np.uint8)
+    views = digit_views(record.run_id, inside_state.onnx_stamp(record),
+                        hashlib.sha1(image.tobytes()).hexdigest(), model, image)  # fmt: skip
     names = model.class_names
-    verdict = f"The model says {names[top]} ({probabilities[top]:.1%})"
+    top = int(np.argmax(views.probabilities))
+    verdict = f"The model says {names[top]} ({views.probabilities[top]:.1%})"
     if label is not None:
         verdict += " — right." if top == label else f" — wrong: it is {names[label]}."
     st.markdown(f"**{plain(about[:1].upper() + about[1:])}.** {plain(verdict)}")
-    saliency = inside.occlusion_saliency(model, image)
+    st.plotly_chart(views.saliency_figure, key="inside_saliency", width="content",
+                    config={"displayModeBar": False})  # fmt: skip
+    st.caption(plain(views.saliency.description + " Red pixels supported the prediction; blue "
+                     "ones spoke against it."))  # fmt: skip
+    for text, key, figure in views.layers:
+        st.markdown(text)
+        if figure is not None:
+            st.plotly_chart(figure, key=key, config={"displayModeBar": False},
+                            width="content" if key.startswith("inside_maps") else "stretch")  # fmt: skip
+    st.caption(plain(f"Activations and saliency of {about} computed in "
+                     f"{views.seconds * 1000:.1f} ms on the server."))  # fmt: skip
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def digit_views(run_id: str, stamp: tuple, digest: str, _model: inside.InsideModel,
+                _image: np.ndarray) -> DigitViews:  # fmt: skip
+    """The views of one digit (``digest``: its pixels' hash) through a run's model; shared
+    by the sessions (read-only), so a rerun or a second look draws them at once."""
+    started = time.perf_counter()
+    activations = _model.activations(_image)
+    saliency = inside.occlusion_saliency(_model, _image)
     seconds = time.perf_counter() - started
-    st.plotly_chart(figures.inside.saliency_figure(image, saliency.values), key="inside_saliency",
-                    width="content", config={"displayModeBar": False})  # fmt: skip
-    st.caption(plain(saliency.description + " Red pixels supported the prediction; blue ones "
-                     "spoke against it."))  # fmt: skip
-    for number, activation in enumerate(activations, start=1):
-        activation_view(number, activation, names)
-    st.caption(plain(f"Activations and saliency of {about} computed in {seconds * 1000:.1f} ms "
-                     "on the server."))  # fmt: skip
+    layers = tuple(activation_view(number, activation, _model.class_names)
+                   for number, activation in enumerate(activations, start=1))  # fmt: skip
+    return DigitViews(activations[-1].values, saliency,
+                      figures.inside.saliency_figure(_image, saliency.values), layers, seconds)
 
 
-def activation_view(number: int, activation: inside.Activation, class_names) -> None:
+def activation_view(number: int, activation: inside.Activation,
+                    class_names) -> tuple[str, str, go.Figure | None]:  # fmt: skip
+    """One layer's heading (Markdown) and chart key and figure (None: described only)."""
     values = activation.values
     title = f"{number}. {activation.title}"
     if activation.kind == "maps":
         h, w, channels = values.shape
         shown = min(channels, MAX_MAPS)
         more = f" (the first {shown})" if shown < channels else ""
-        st.markdown(f"**{plain(title)}**: {channels} feature maps of {h}×{w}{plain(more)}, "
-                    "dark where the layer responds most.")  # fmt: skip
-        st.plotly_chart(
-            figures.inside.feature_maps_figure(values, max_maps=MAX_MAPS, columns=16,
-                                               cell=56 if shown > 8 else 80),
-            key=f"inside_maps_{activation.name}", width="content",
-            config={"displayModeBar": False},
-        )  # fmt: skip
-        return
+        text = (f"**{plain(title)}**: {channels} feature maps of {h}×{w}{plain(more)}, dark "
+                "where the layer responds most.")
+        return (text, f"inside_maps_{activation.name}",
+                figures.inside.feature_maps_figure(values, max_maps=MAX_MAPS, columns=16,
+                                                   cell=56 if shown > 8 else 80))  # fmt: skip
+    key = f"inside_units_{activation.name}"
     if activation.name == "output":
-        st.markdown(f"**{plain(title)}**: the probability of each class.")
-        st.plotly_chart(figures.inside.units_figure(values, class_names=class_names),
-                        key=f"inside_units_{activation.name}",
-                        config={"displayModeBar": False})  # fmt: skip
-        return
+        return (f"**{plain(title)}**: the probability of each class.", key,
+                figures.inside.units_figure(values, class_names=class_names))  # fmt: skip
     if activation.type == "Flatten" or len(values) > MAX_BARS:
-        st.markdown(f"**{plain(title)}**: the {len(values):,} values of the layer before it "
-                    "in one row.")  # fmt: skip
-        return
+        text = f"**{plain(title)}**: the {len(values):,} values of the layer before it in one row."
+        return (text, key, None)
     active = int(np.count_nonzero(values > 0))
-    st.markdown(f"**{plain(title)}**: {len(values):,} units, {active:,} of them positive.")
-    st.plotly_chart(figures.inside.units_figure(values), key=f"inside_units_{activation.name}",
-                    config={"displayModeBar": False})  # fmt: skip
+    return (f"**{plain(title)}**: {len(values):,} units, {active:,} of them positive.", key,
+            figures.inside.units_figure(values))
 
 
 def weights_section(record: runs.RunRecord, model: inside.InsideModel) -> None:
