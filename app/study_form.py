@@ -10,6 +10,7 @@ switch loses nothing); the builder's spec travels in the URL (``?spec=``).
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from dataclasses import replace
@@ -23,11 +24,14 @@ from app.views.builder import SPEC_URL as BUILDER_SPEC  # the spec the Model bui
 from mnist_core import studies
 from mnist_core.data import DatasetError
 from mnist_core.models import PRESETS, TRAIN_FIELDS, ModelSpec, SpecError
+from mnist_core.runs.executor import EXECUTOR_ENV, RAY_ADDRESS_ENV
+from mnist_core.studies.plan import BACKENDS
 
 SOURCE, PRESET, TUNED = "study_source", "study_preset", "study_tuned"
 PARAMS, SEARCH, TRIALS, TIME = "study_params", "study_search", "study_trials", "study_time"
 OBJECTIVE, REPEATS, PRUNE, EPOCHS = "study_objective", "study_repeats", "study_prune", "study_epochs"
 NAME, NOTES, LAST_LAUNCH = "study_name", "study_notes", "study_last_launch"
+BACKEND, ADDRESS, SEEN = "study_backend", "study_address", "study_base_seen"
 SOURCES = {"builder": "the Model builder's spec", "preset": "a preset model"}
 PRUNING = {"none": "no pruning", "median": "median pruner", "hyperband": "Hyperband pruner"}
 OBJECTIVE_TEXT = {"val_accuracy": "validation accuracy", "val_loss": "validation loss"}
@@ -85,6 +89,10 @@ def base_picker() -> tuple[ModelSpec, tuple]:
         spec = builder_spec()
         st.query_params["spec"] = spec.to_url()  # a reload or a shared link keeps it
     signature = (source, spec.to_url())
+    if st.session_state.get(SEEN) != signature:  # another base: its own epochs per run
+        st.session_state[SEEN] = signature
+        st.session_state[EPOCHS] = spec.train.epochs
+        page_state.keep_value(EPOCHS, spec.train.epochs)
     apply_link_tutorial(spec, signature)
     tuned = st.session_state.get(TUNED)
     if tuned and tuned[0] == signature:  # a tutorial step changed the base (added a layer)
@@ -246,7 +254,28 @@ def search_fields(base: ModelSpec, paths: list[str]) -> dict:
                 time_budget=None if minutes is None else float(minutes) * 60,
                 objective=objective, repeats=int(repeats),
                 prune=False if prune == "none" else prune,
-                epochs=int(epochs), name=name.strip())  # fmt: skip
+                epochs=int(epochs), name=name.strip(), **backend_fields())  # fmt: skip
+
+
+def backend_fields() -> dict:
+    """Where the trials train: this machine, or a Ray cluster at HOST:PORT (defaults from
+    ``$MNIST_EXECUTOR`` and ``$MNIST_RAY_ADDRESS``)."""
+    default = os.environ.get(EXECUTOR_ENV) or "local"
+    page_state.restore(BACKEND, default if default in BACKENDS else "local", options=list(BACKENDS))
+    page_state.restore(ADDRESS, os.environ.get(RAY_ADDRESS_ENV, ""))
+    c_backend, c_address = st.columns([1, 3])
+    backend = c_backend.selectbox(
+        "Trials train on", list(BACKENDS), key=BACKEND,
+        format_func={"local": "this machine", "ray": "a Ray cluster"}.get,
+        help="A Ray cluster needs a cache folder every node shares (see the README).",
+    )  # fmt: skip
+    page_state.remember(BACKEND)
+    if backend == "local":
+        return {"backend": "local"}
+    address = c_address.text_input("Ray address (HOST:PORT)", key=ADDRESS,
+                                   placeholder="10.0.0.5:6379")  # fmt: skip
+    page_state.remember(ADDRESS)
+    return {"backend": backend, "address": address.strip()}
 
 
 # --------------------------------------------------------------------------- plan and launch
@@ -256,6 +285,8 @@ def make_plan(base: ModelSpec, vary: list[str], options: dict, active: ActiveDat
     """The engine's plan for the form, or the sentence saying what is wrong."""
     key, dataset = active
     options = dict(options)
+    if options["backend"] == "ray" and not options.get("address"):
+        return None, "Give the Ray cluster's address (HOST:PORT of its head, port 6379 by default)."
     epochs = options.pop("epochs")
     base = replace(base, train=replace(base.train, epochs=epochs))
     try:

@@ -67,10 +67,11 @@ def header(record: studies.StudyRecord) -> None:
         return
     search = {"grid": "grid", "random": "random search", "tpe": "TPE"}[plan.search]
     spaces = "; ".join(d.text() for d in plan.space.dimensions)
+    where = f" · trials on the Ray cluster at {plan.address}" if plan.backend == "ray" else ""
     st.caption(plain(f"{search} over {spaces} · {plan.trials} trials × {plan.repeats} "
                      f"seed{'s' if plan.repeats != 1 else ''} · objective "
                      f"{figures.studies.objective_label(plan.objective)} at the best epoch"
-                     f"{' · ' + plan.pruner + ' pruning' if plan.pruner else ''}"))  # fmt: skip
+                     f"{' · ' + plan.pruner + ' pruning' if plan.pruner else ''}{where}"))  # fmt: skip
     counts = record.counts()
     ended = sum(n for s, n in counts.items() if s in ("complete", "pruned", "failed"))
     if status.active:
@@ -137,7 +138,7 @@ def actions(record: studies.StudyRecord) -> None:
                           disabled=frame.empty, key=f"study-csv-{record.study_id}")  # fmt: skip
     message = st.session_state.get(MESSAGE)
     if message and message[0] == record.study_id:
-        study_id, sentence, failed = message
+        _, sentence, failed = message
         if failed:
             st.error(plain(sentence), icon=":material/error:")
         elif status.active:  # what Launch, Stop or Resume did; once it ended, its state says it

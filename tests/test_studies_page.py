@@ -255,3 +255,34 @@ def test_stop_and_resume_act_and_say_what_they_did(occupied_queue):
     (table,) = [d.value for d in at.dataframe]
     assert sorted(table["state"]) == ["cancelled", "complete", "complete"]
     assert "Stop study" not in [b.label for b in at.button]
+
+
+def test_the_backend_choice_says_what_a_ray_cluster_needs_and_an_unreachable_one_launches_nothing(
+        cache_dir):  # fmt: skip
+    at = _studies_page(LOGISTIC)
+    assert at.selectbox(key="study_backend").value == "local"
+    at.selectbox(key="study_backend").set_value("ray").run()
+    assert _errors(at) == ["Give the Ray cluster's address (HOST:PORT of its head, port 6379 "
+                           "by default)."]  # fmt: skip
+    at.text_input(key="study_address").set_value("nowhere").run()
+    assert _errors(at)[0].startswith("The Ray address 'nowhere' is not HOST:PORT")
+    assert _button(at, "Launch").disabled
+    at.text_input(key="study_address").set_value("127.0.0.1:9").run()  # nothing listens there
+    assert _errors(at) == [] and not _button(at, "Launch").disabled
+    _button(at, "Launch").click().run()
+    assert not at.exception
+    assert _errors(at) == ["Cannot reach the Ray cluster at 127.0.0.1:9: connection refused; "
+                           "start one with `ray start --head` or check MNIST_RAY_ADDRESS."]  # fmt: skip
+    assert at.selectbox(key="study_choice").value == "new"
+    assert not any((cache_dir / "studies").glob("*")) and not (cache_dir / "runs").exists()
+
+
+def test_epochs_per_run_follow_the_base_spec():
+    at = _studies_page(LOGISTIC)
+    assert at.number_input(key="study_epochs").value == 1
+    at.segmented_control(key="study_source").set_value("preset").run()
+    assert at.number_input(key="study_epochs").value == 10  # ff64, the preset box's default
+    at.selectbox(key="study_preset").set_value("dense512").run()
+    assert at.number_input(key="study_epochs").value == 5
+    assert _errors(at) == ["A study compares trials on validation data, and the base spec has "
+                           "no validation split; set one (0.2, say)."]  # fmt: skip
