@@ -74,6 +74,7 @@ def _picked() -> None:
 def digit_choice(dataset: Dataset, *, has_drawing: bool) -> tuple[str, int]:
     """The digit to look at layer by layer: its source (drawing, test or train) and index,
     from the widgets, the session or ``?source=&index=``."""
+    _link_first("inside_source", "source", lambda text: text if text in SOURCES else None)
     restore("inside_source", "test", options=list(SOURCES), url="source")
     left, right = st.columns([3, 2], vertical_alignment="bottom")
     left.segmented_control("Digit", list(SOURCES), format_func=SOURCES.get, required=True,
@@ -84,6 +85,7 @@ def digit_choice(dataset: Dataset, *, has_drawing: bool) -> tuple[str, int]:
                       "Nothing drawn yet: draw a digit above.")  # fmt: skip
         return source, 0
     count = len(dataset.x_test if source == "test" else dataset.x_train)
+    _link_first("inside_index", "index", int)
     restore("inside_index", 0, url="index", parse=int)
     if not 0 <= st.session_state["inside_index"] < count:
         split = "test" if source == "test" else "training"
@@ -93,6 +95,19 @@ def digit_choice(dataset: Dataset, *, has_drawing: bool) -> tuple[str, int]:
     right.number_input(f"Index (0–{count - 1:,})", min_value=0, max_value=count - 1, step=1,
                        key="inside_index")  # fmt: skip
     return source, int(remember("inside_index", url="index"))
+
+
+def _link_first(key: str, url: str, parse) -> None:
+    """On arrival (the widget not drawn yet), a digit named in the link wins over the one
+    kept from the last visit: "Open in model view" opens that digit."""
+    if key in st.session_state or url not in st.query_params:
+        return
+    try:
+        value = parse(st.query_params[url])
+    except (TypeError, ValueError):
+        return
+    if value is not None:
+        st.session_state[key] = value
 
 
 def run_dataset(record: runs.RunRecord) -> Dataset | None:

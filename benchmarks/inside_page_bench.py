@@ -15,9 +15,10 @@ import statistics
 import subprocess
 import sys
 import threading
-import time
+from pathlib import Path
 
 from benchmarks.common import ROOT, Row, seeded_cache
+from tests.browser import rss_mb as _rss_mb
 
 SEVEN = [((70, 55), (215, 55)), ((215, 55), (125, 240))]
 ONE = [((140, 40), (140, 245))]
@@ -81,26 +82,21 @@ def _digit(page, index: int) -> float:
     return page.evaluate("window.__bench.t1 - window.__bench.t0")
 
 
-def _rss_mb(pid: int) -> float:
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def measure(run_ids: dict[str, str], *, strokes: int, digits: int) -> dict:
+
+    from tests.browser import streamlit_server
+
+    peak, stop = [0.0], threading.Event()
+    log = Path(os.environ["MNIST_CACHE_DIR"]) / "streamlit-bench.log"
+    with streamlit_server(log) as (url, process):
+        return _measure(url, process, run_ids, strokes=strokes, digits=digits, peak=peak,
+                        stop=stop)  # fmt: skip
+
+
+def _measure(url, process, run_ids, *, strokes, digits, peak, stop) -> dict:
     from playwright.sync_api import sync_playwright
 
-    from tests.browser import CHROMIUM, CHROMIUM_ARGS, free_port
-
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app/streamlit_app.py", "--server.port",
-         str(port), "--server.headless", "true"], cwd=ROOT, env={**os.environ},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    peak, stop = [0.0], threading.Event()
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
     def sample() -> None:
         while not stop.wait(0.1):
@@ -144,8 +140,6 @@ def measure(run_ids: dict[str, str], *, strokes: int, digits: int) -> dict:
             browser.close()
     finally:
         stop.set()
-        process.terminate()
-        process.wait(timeout=30)
     return results
 
 

@@ -244,6 +244,22 @@ def test_a_digit_from_a_link_shows_every_layer_and_its_occlusion_saliency(prepar
     assert _has(at2, "Training digit #0, labelled")
 
 
+def test_a_link_opens_its_digit_even_after_another_was_chosen_here(prepared_run):
+    at = _page()
+    at.segmented_control(key="inside_source").set_value("drawing").run()
+    assert at.query_params["source"] == "drawing"
+    at.switch_page("views/evaluate.py").run()  # another page: this page's widgets are dropped
+    at.query_params["source"], at.query_params["index"] = "test", "3"  # "Open in model view"
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    assert at.segmented_control(key="inside_source").value == "test"
+    assert at.number_input(key="inside_index").value == 3
+    assert _has(at, "Test digit #3, labelled")
+    at.switch_page("views/data.py").run()
+    at.switch_page(PAGE).run()  # back without a link: the digit kept from this visit
+    assert at.number_input(key="inside_index").value == 3
+
+
 def test_first_layer_weights_on_a_diverging_scale(prepared_run):
     at = _page()
     model = inside.open_model(prepared_run)
