@@ -12,12 +12,15 @@ from urllib.parse import parse_qs, urlparse
 
 import pandas as pd
 import pytest
+from playwright.sync_api import expect
 
 from mnist_core import runs, studies
 from mnist_core.models import ModelSpec
 from tests.browser import ARTIFACTS, streamlit_server
 
 pytestmark = pytest.mark.browser
+PLAN_TEXT = ("Grid over batch_size, learning_rate: 4 trials × 1 seed = 4 runs of 2 epochs on "
+             "scikit-learn 8x8 digits.")
 
 
 @pytest.fixture
@@ -70,18 +73,18 @@ def _define_study(page, url: str) -> None:
     page.keyboard.press("Escape")
     _settle(page)
     _type(page, "learning_rate values", "0.001,0.01")
-    page.get_by_text("Grid over batch_size, learning_rate: 4 trials × 1 seed = 4 runs of 2 "
-                     "epochs on scikit-learn 8x8 digits.").wait_for(timeout=30_000)  # fmt: skip
+    page.get_by_text(PLAN_TEXT).wait_for(timeout=30_000)
 
 
 def _bad_value_is_one_sentence(page) -> None:
+    launch = page.get_by_role("button", name="Launch")
     _type(page, "batch_size values", "0,128")
     page.get_by_text("'batch_size' must be a whole number from 1 to 65,536; got 0.").wait_for(
         timeout=30_000)
-    assert page.get_by_role("button", name="Launch").is_disabled()
+    expect(launch).to_be_disabled(timeout=30_000)
     _type(page, "batch_size values", "32,128")
-    page.get_by_role("button", name="Launch").wait_for(timeout=30_000)
-    assert page.get_by_role("button", name="Launch").is_enabled()
+    page.get_by_text(PLAN_TEXT).wait_for(timeout=30_000)
+    expect(launch).to_be_enabled(timeout=30_000)
 
 
 def _wait_for_cells(page, text: str, count: int) -> None:
@@ -95,10 +98,12 @@ def _wait_for_cells(page, text: str, count: int) -> None:
 
 
 def _wait_for_figures(page) -> None:
-    page.get_by_role("heading", name="Parallel coordinates").wait_for(timeout=60_000)
+    # .first: while a rerun replaces the live view, its old elements linger for a moment.
+    page.get_by_role("heading", name="Parallel coordinates").first.wait_for(timeout=60_000)
     page.locator('[data-testid="stPlotlyChart"] .parcoords').first.wait_for(timeout=60_000)
-    page.get_by_role("heading", name="Curves").wait_for(timeout=60_000)
-    page.get_by_role("heading", name="learning_rate × batch_size").wait_for(timeout=60_000)
+    page.get_by_role("heading", name="Curves").first.wait_for(timeout=60_000)
+    page.get_by_role("heading", name="learning_rate × batch_size").first.wait_for(timeout=60_000)
+    _settle(page)
     page.wait_for_function(  # every chart drawn: parcoords, best so far, importance, curves, heat map
         "() => document.querySelectorAll('[data-testid=\"stPlotlyChart\"] .main-svg').length >= 5",
         timeout=90_000)
@@ -113,7 +118,7 @@ def test_define_launch_follow_export_and_open_the_best(server, browser, tmp_path
     page.screenshot(path=str(ARTIFACTS / "studies-form-1400.png"), full_page=True)
     began = time.monotonic()
     page.get_by_role("button", name="Launch").click()
-    page.get_by_role("heading", name="Trials").wait_for(timeout=120_000)
+    page.get_by_role("heading", name="Trials").first.wait_for(timeout=120_000)
     study_id = parse_qs(urlparse(page.url).query)["study"][0]
     record = studies.open_study(study_id)
     # Live: the page shows the trials while they train (the driver writes, the page polls).
@@ -122,7 +127,7 @@ def test_define_launch_follow_export_and_open_the_best(server, browser, tmp_path
     _no_exception(page)
     assert studies.wait(record, timeout=900).state == "done"
     # The page stops polling by itself and shows the final view (Resume instead of Stop).
-    page.get_by_role("button", name="Resume").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Resume").first.wait_for(timeout=60_000)
     seconds = time.monotonic() - began
     print(f"4-trial digits study (ff64, 2 epochs) from Launch to done on the page: {seconds:.1f} s")
     record = record.refresh()
@@ -165,7 +170,7 @@ def test_define_launch_follow_export_and_open_the_best(server, browser, tmp_path
     # Any tab follows the study from its link; the state comes from the study folder.
     other = browser.new_page(viewport={"width": 1280, "height": 1100})
     other.goto(f"{server}/studies?study={study_id}")
-    other.get_by_role("button", name="Resume").wait_for(timeout=90_000)
+    other.get_by_role("button", name="Resume").first.wait_for(timeout=90_000)
     other.get_by_text(study_id).first.wait_for(timeout=30_000)
     other.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=60_000)
     _no_exception(other)
@@ -197,7 +202,7 @@ def test_study_this_spec_carries_the_builders_edits_and_stop_is_one_click(server
     assert "batch 16, 300 epochs" in page.get_by_text(re.compile(r"^Base: ")).inner_text()
     _type(page, "batch_size values", "16,32")
     page.get_by_role("button", name="Launch").click()
-    page.get_by_role("button", name="Stop study").wait_for(timeout=120_000)
+    page.get_by_role("button", name="Stop study").first.wait_for(timeout=120_000)
     study_id = parse_qs(urlparse(page.url).query)["study"][0]
     record = studies.open_study(study_id)
     members = lambda: [r for r in runs.list_runs() if r.group == study_id]  # noqa: E731
@@ -205,11 +210,11 @@ def test_study_this_spec_carries_the_builders_edits_and_stop_is_one_click(server
     while not any(r.state == "running" for r in members()):
         assert time.monotonic() < deadline, "the study's first run never started training"
         time.sleep(0.5)
-    page.get_by_role("button", name="Stop study").click()
+    page.get_by_role("button", name="Stop study").first.click()
     page.get_by_text(re.compile(rf"^Study {study_id} stops: ")).wait_for(timeout=60_000)
     assert studies.wait(record, timeout=300).state == "stopped"
-    page.get_by_role("button", name="Resume").wait_for(timeout=60_000)  # polling ended by itself
-    assert page.get_by_role("button", name="Resume").is_enabled()
+    page.get_by_role("button", name="Resume").first.wait_for(timeout=60_000)  # polling ended by itself
+    expect(page.get_by_role("button", name="Resume").first).to_be_enabled(timeout=30_000)
     assert {r.state for r in members()} <= {"stopped", "cancelled"}
     page.screenshot(path=str(ARTIFACTS / "studies-stopped-1280.png"), full_page=True)
     _no_exception(page)
@@ -232,15 +237,15 @@ def test_a_study_is_followed_across_a_server_restart(cache_dir, browser):
     with streamlit_server(cache_dir / "streamlit-1.log") as (url, _):
         page = browser.new_page(viewport={"width": 1280, "height": 1100})
         page.goto(url + link)
-        page.get_by_role("button", name="Stop study").wait_for(timeout=90_000)  # live
+        page.get_by_role("button", name="Stop study").first.wait_for(timeout=90_000)  # live
         page.close()
     assert studies.open_study(record.study_id).status.active  # the driver outlived the server
     with streamlit_server(cache_dir / "streamlit-2.log") as (url, _):
         page = browser.new_page(viewport={"width": 1280, "height": 1100})
         page.goto(url + link)
-        page.get_by_role("heading", name="Trials").wait_for(timeout=90_000)
+        page.get_by_role("heading", name="Trials").first.wait_for(timeout=90_000)
         assert studies.wait(record, timeout=600).state == "done"
-        page.get_by_role("button", name="Resume").wait_for(timeout=60_000)  # saw it end
+        page.get_by_role("button", name="Resume").first.wait_for(timeout=60_000)  # saw it end
         _wait_for_cells(page, "complete", 2)
         _no_exception(page)
         page.close()
