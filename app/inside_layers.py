@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app import inside_state
+from app.inside_draw import current_drawing
 from app.text import plain
 from mnist_core import figures, inside, runs
 from mnist_core.data import Dataset
@@ -33,10 +34,14 @@ class DigitViews:
 
 
 def layers_section(record: runs.RunRecord, model: inside.InsideModel, dataset: Dataset,
-                   drawn: np.ndarray | None) -> None:  # fmt: skip
-    """``drawn``: the drawing as the model sees it (None when nothing is drawn)."""
+                   drawn: np.ndarray | None, *, with_drawing: bool) -> None:  # fmt: skip
+    """``drawn``: the drawing as the model sees it (None when nothing is drawn);
+    ``with_drawing``: drawn in one fragment with the drawing (only when it shows it)."""
     st.subheader("One digit, layer by layer")
-    source, index = inside_state.digit_choice(dataset, has_drawing=drawn is not None)
+    source, index = inside_state.digit_choice(
+        dataset, has_drawing=drawn is not None or not current_drawing().empty)
+    if (source == "drawing") != with_drawing:
+        st.rerun(scope="app")  # join (or leave) the drawing's fragment
     if source == "drawing":
         if drawn is None:
             return

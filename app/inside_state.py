@@ -71,11 +71,18 @@ def _picked() -> None:
     st.query_params["run"] = st.session_state[PICKER]
 
 
+def source_choice() -> str:
+    """Where the digit shown layer by layer comes from (drawing, test or train): the
+    widget's value, else the link's, else the one kept for the session, else "test"."""
+    _link_first("inside_source", "source", lambda text: text if text in SOURCES else None)
+    restore("inside_source", "test", options=list(SOURCES), url="source")
+    return st.session_state["inside_source"]
+
+
 def digit_choice(dataset: Dataset, *, has_drawing: bool) -> tuple[str, int]:
     """The digit to look at layer by layer: its source (drawing, test or train) and index,
     from the widgets, the session or ``?source=&index=``."""
-    _link_first("inside_source", "source", lambda text: text if text in SOURCES else None)
-    restore("inside_source", "test", options=list(SOURCES), url="source")
+    source_choice()
     left, right = st.columns([3, 2], vertical_alignment="bottom")
     left.segmented_control("Digit", list(SOURCES), format_func=SOURCES.get, required=True,
                            key="inside_source")  # fmt: skip

@@ -37,17 +37,21 @@ def render(active: ActiveDataset) -> None:
     st.caption(f"{model.params:,} parameters · {len(model.shown_layers)} layers · "
                f"{model.image_shape[0]}×{model.image_shape[1]} digits"
                + (f" · {plain(about)}" if about else "") + ". Served by onnxruntime.")  # fmt: skip
-    st.fragment(digit_views)(record, model, dataset)
+    # A stroke reruns only its fragment; the layer view joins it when it shows the drawing.
+    if inside_state.source_choice() == "drawing":
+        st.fragment(digit_views)(record, model, dataset)
+    else:
+        st.fragment(draw_section)(record, model, dataset)
+        st.fragment(layers_section)(record, model, dataset, None, with_drawing=False)
     weights_section(record, model)
     code_section(record)
     kaggle_section(record, model)
 
 
 def digit_views(record: runs.RunRecord, model: inside.InsideModel, dataset) -> None:
-    """The drawing and the layer-by-layer view, as one fragment: a stroke reruns only this,
-    and the layers follow the drawing when it is the digit shown."""
+    """The drawing and the layer-by-layer view of it, as one fragment."""
     drawn = draw_section(record, model, dataset)
-    layers_section(record, model, dataset, drawn)
+    layers_section(record, model, dataset, drawn, with_drawing=True)
 
 
 if __name__ == "__main__":  # run as a page by st.navigation
