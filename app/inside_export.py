@@ -65,7 +65,8 @@ def kaggle_section(record: runs.RunRecord, model: inside.InsideModel) -> None:
     data, frame, seconds = result
     counts = frame["Label"].value_counts().sort_index()
     names = model.class_names
-    st.text(f"{len(frame):,} digits predicted in {seconds:.1f} s. Most common: "
+    took = f"{seconds:.1f} s" if seconds >= 1 else f"{seconds * 1000:.0f} ms"
+    st.text(f"{len(frame):,} digits predicted in {took}. Most common: "
             + ", ".join(f"{names[int(c)]} ({int(n):,})" for c, n in counts.nlargest(3).items()))
     st.download_button("Download submission.csv", data, file_name="submission.csv",
                        mime="text/csv", icon=":material/download:", key="inside-submission")  # fmt: skip
