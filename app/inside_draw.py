@@ -41,6 +41,9 @@ def draw_section(record: runs.RunRecord, model: inside.InsideModel,
     """The drawing section; the drawing as the model sees it (None when nothing is drawn)."""
     st.subheader("Draw a digit")
     h, w = model.image_shape
+    if h != w:  # the pad frames drawings in a square
+        st.caption(f"Drawing works for square images; this model takes {h}×{w} pixels.")
+        return None
     framing = inside_state.framing(dataset.fingerprint, dataset)
     st.caption(f"Draw with the mouse (or a finger). The model answers when a stroke ends, "
                f"seeing the drawing framed the way its training digits were: the ink scaled "
