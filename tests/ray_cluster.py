@@ -71,7 +71,8 @@ def ray_head() -> str:
     command = [str(ray), "start", "--head", "--block", "--port", str(port),
                "--num-cpus", str(HEAD_CPUS), "--include-dashboard=false", "--temp-dir", str(temp),
                "--ray-client-server-port", str(free_port()),
-               "--dashboard-agent-listen-port", str(free_port()), "--disable-usage-stats"]  # fmt: skip
+               "--dashboard-agent-listen-port", str(free_port()), "--disable-usage-stats",
+               "--object-store-memory", str(100 * 2**20)]  # fmt: skip
     log_path = temp / "ray-start.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,

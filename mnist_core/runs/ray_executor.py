@@ -4,13 +4,15 @@ on storage every node sees at the same path (the cache folder, ``MNIST_CACHE_DIR
 
 **Outliving the submitter.** A normal Ray task is killed when the process that submitted it
 exits, and the Streamlit server or the CLI submit and go away. So each job gets a *detached*
-named actor, :class:`JobOwner` (namespace :data:`NAMESPACE`, 0 CPUs, no restarts), whose
-creation the Ray head owns: it outlives whoever submitted it, waits for the job's turn, runs
-the worker (``mnist_core.worker``'s ``main`` on the folder, its output in ``worker.log``) as a
-Ray task with the job's CPU and GPU request (``MNIST_RAY_CPUS``, default 1;
-``MNIST_RAY_GPUS``, default 0) that it owns, and exits when the job has ended. The job's
-status records ``executor: "ray"``, the cluster's ``address`` and the actor's name
-(``task``); its ``pid`` is the Ray worker process that trains.
+named actor (namespace :data:`NAMESPACE`, 0 CPUs, no restarts; see
+:mod:`mnist_core.runs.ray_owner`) whose creation the Ray head owns: it outlives whoever
+submitted it, waits for the job's turn, runs the worker (``mnist_core.worker``'s ``main`` on
+the folder, its output in ``worker.log``) as a Ray task with the job's CPU and GPU request
+(``MNIST_RAY_CPUS``, default 1; ``MNIST_RAY_GPUS``, default 0) that it owns, and exits when
+the job has ended. Ray ships their code; they run this checkout (at the same path on every
+node, with the same virtual environment as ``ray start``) with the submitter's ``MNIST_*``
+settings. The job's status records ``executor: "ray"``, the cluster's ``address`` and the
+actor's name (``task``); its ``pid`` is the Ray worker process that trains.
 
 **Liveness** is Ray's: the job is alive while its actor is (``ray.get_actor`` finds a named
 actor from the moment it is registered until it is dead), never a pid or a lock. When the
@@ -215,12 +217,11 @@ class RayExecutor:
         name = states.read_status(directory).task
         cpus = job_cpus()
         options = {"cpus": cpus, "gpus": _number(GPUS_ENV, 0.0), "address": address,
-                   "grace": _number(GRACE_ENV, DEFAULT_GRACE_SECONDS),
+                   "grace": _number(GRACE_ENV, DEFAULT_GRACE_SECONDS), "root": str(PROJECT_ROOT),
                    "env": _job_env(cpus, self.slots())}  # fmt: skip
         try:
             remote(ray, "owner").options(
                 name=name, namespace=NAMESPACE, lifetime="detached", num_cpus=0, max_restarts=0,
-                runtime_env={"env_vars": options["env"]},
             ).remote(str(directory), options)  # fmt: skip
         except Exception as exc:  # noqa: BLE001
             raise ExecutorUnavailable(f"The Ray cluster at {address} did not take the job: "
@@ -269,10 +270,11 @@ def _job_env(cpus: float, slots: int) -> dict[str, str]:
 def remote(ray, what: str):
     """The Ray-wrapped job owner (``"owner"``) or worker task (``"task"``), made once."""
     if not _remote:
-        from mnist_core.runs.ray_owner import JobOwner, run_worker
+        from mnist_core.runs.ray_owner import shipped
 
-        _remote["owner"] = ray.remote(JobOwner)
-        _remote["task"] = ray.remote(max_calls=1, max_retries=0)(run_worker)
+        owner, task = shipped()
+        _remote["owner"] = ray.remote(owner)
+        _remote["task"] = ray.remote(max_calls=1, max_retries=0)(task)
     return _remote[what]
 
 

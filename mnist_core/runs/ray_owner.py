@@ -1,5 +1,5 @@
-"""The ``ray`` executor's side on the cluster: one :class:`JobOwner` actor per job, and the
-task that runs the job's worker. See :mod:`mnist_core.runs.ray_executor` for the design
+"""The ``ray`` executor's side on the cluster: one owner actor per job, and the task that
+runs the job's worker. See :mod:`mnist_core.runs.ray_executor` for the design
 (why a detached owner, how the FIFO queue, Stop and liveness work on Ray).
 """
 
@@ -18,9 +18,40 @@ from mnist_core.runs.states import CANCELLED, FAILED, QUEUED, Status
 POLL_SECONDS = 0.5
 
 
+def shipped():
+    """The owner actor class and the worker task function, made here so that Ray ships their
+    code: a worker Ray has already started (which does not know this checkout, nor the
+    submitter's settings) can run them, so a job starts without a fresh Python process and
+    runtime environment for each. They set the job's environment and import path, then call
+    this module."""
+
+    class JobOwner:
+        def __init__(self, directory: str, options: dict):
+            import os
+            import sys
+
+            os.environ.update(options["env"])
+            sys.path.insert(0, options["root"])
+            from mnist_core.runs.ray_owner import own
+
+            own(directory, options)
+
+    def run_job(directory: str, options: dict) -> int:
+        import os
+        import sys
+
+        os.environ.update(options["env"])
+        sys.path.insert(0, options["root"])
+        from mnist_core.runs.ray_owner import run_worker
+
+        return run_worker(directory)
+
+    return JobOwner, run_job
+
+
 def run_worker(directory: str) -> int:
-    """The Ray task of a job: ``mnist_core.worker``'s main on its folder (a fresh process,
-    ``max_calls=1``), its output appended to the folder's log as a local worker's is."""
+    """The Ray task of a job: ``mnist_core.worker``'s main on its folder (a process of its
+    own, ``max_calls=1``), its output appended to the folder's log as a local worker's is."""
     _log_to(Path(directory))
     from mnist_core import worker
 
@@ -34,24 +65,22 @@ def _log_to(directory: Path) -> None:
     os.close(handle)
 
 
-class JobOwner:
-    """The detached actor that owns one job on the cluster; it all happens while it is
-    created, so Ray (not a submitter) owns it from the start, and it exits at the end."""
+def own(directory: str, options: dict) -> None:
+    """The life of a job's owner actor (detached, 0 CPUs): its whole work happens while it
+    is created, so Ray (not a submitter) owns it from the start; it exits at the end."""
+    import ray
 
-    def __init__(self, directory: str, options: dict):
-        import ray
-
-        folder = Path(directory)
-        _log_to(folder)
-        try:
-            _own(ray, folder, options)
-        except Exception as exc:  # noqa: BLE001 (said in the job's status, never lost)
-            traceback.print_exc()
-            if states.read_status(folder).active:
-                why = f"The job's Ray owner failed: {first_line(exc)}."
-                states.transition(folder, FAILED, stage=FAILED, error=why)
-        finally:
-            ray.actor.exit_actor()
+    folder = Path(directory)
+    _log_to(folder)
+    try:
+        _own(ray, folder, options)
+    except Exception as exc:  # noqa: BLE001 (said in the job's status, never lost)
+        traceback.print_exc()
+        if states.read_status(folder).active:
+            why = f"The job's Ray owner failed: {first_line(exc)}."
+            states.transition(folder, FAILED, stage=FAILED, error=why)
+    finally:
+        ray.actor.exit_actor()
 
 
 def _own(ray, directory: Path, options: dict) -> None:
@@ -63,9 +92,7 @@ def _own(ray, directory: Path, options: dict) -> None:
     cpus, gpus = options["cpus"], options["gpus"]
     need = f"{cpus:g} CPU{'' if cpus == 1 else 's'}" + (f" and {gpus:g} GPU" if gpus else "")
     states.update(directory, stage=f"waiting for {need} on the Ray cluster")
-    task = remote(ray, "task").options(num_cpus=cpus, num_gpus=gpus,
-                                   runtime_env={"env_vars": options["env"]})  # fmt: skip
-    ref = task.remote(str(directory))
+    ref = remote(ray, "task").options(num_cpus=cpus, num_gpus=gpus).remote(str(directory), options)
     cancelled = None  # "queued" or "grace": why this owner cancelled the task
     while not ray.wait([ref], timeout=POLL_SECONDS)[0]:
         if cancelled or not stop.exists():
