@@ -375,3 +375,13 @@ def test_the_server_never_imports_tensorflow_keras_jax_or_umap(prepared_run):
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report == {"exception": [], "heavy": [], "predicted": True}
+
+
+def test_a_hostile_link_reads_as_typed_and_the_page_still_works(prepared_run):
+    at = _page(run="![t](http://127.0.0.1:9/x.png)", source="<script>", index="-3")
+    warnings = [w.value for w in at.warning]
+    assert any("`![t](http://127.0.0.1:9/x.png)`" in w for w in warnings)  # a code span
+    assert at.selectbox(key="inside_run").value == prepared_run.run_id
+    assert at.segmented_control(key="inside_source").value == "test"  # not a source: default
+    assert _has(at, "There is no test digit #-3: the test set has 359 digits")
+    assert _has(at, "Test digit #0, labelled")
