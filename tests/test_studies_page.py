@@ -204,8 +204,9 @@ def test_a_study_launched_from_the_page_shows_its_trials(cache_dir):
 
 
 @pytest.fixture
-def occupied_queue(cache_dir):
+def occupied_queue(cache_dir, monkeypatch):
     """The training queue's only slot held by the test: a study's runs wait in the queue."""
+    monkeypatch.setenv("MNIST_MAX_TRAINING", "1")
     slots = cache_dir / "runs" / ".slots"
     slots.mkdir(parents=True)
     handle = open(slots / "slot-0.lock", "a")
