@@ -32,7 +32,7 @@ UNREACHABLE = (f"Cannot reach the Ray cluster at {NOWHERE}: connection refused; 
 def _cli(*args: str, cache_dir, env: dict | None = None, timeout: float = 300):
     return subprocess.run([sys.executable, "-m", "mnist_core", *args], capture_output=True,
                           text=True, cwd=ROOT, timeout=timeout,
-                          env={**os.environ, "MNIST_CACHE_DIR": str(cache_dir), **(env or {})})  # fmt: skip
+                          env={**os.environ, "MNIST_CACHE_DIR": str(cache_dir), **(env or {})})
 
 
 def _digits():
@@ -83,7 +83,7 @@ def test_an_unreachable_cluster_is_one_sentence_and_nothing_is_queued(cache_dir)
         "`ray start --head --port` said otherwise).\n")
     # The engine, as the pages call it: the sentence, and the new run or study removed.
     spec = with_train(PRESETS["ff64"].spec, epochs=1)
-    with pytest.raises(ExecutorUnavailable, match=r"^Cannot reach the Ray cluster at 127\.0\.0\.1:1"):
+    with pytest.raises(ExecutorUnavailable, match=r"^Cannot reach the Ray cluster at 127\.0\.0"):
         _run(spec, executor="ray", address=NOWHERE)
     data = _digits()
     plan = studies.plan_study(spec, ["batch_size=16,32"], dataset="digits", search="grid",
@@ -114,7 +114,7 @@ def test_reading_local_jobs_never_imports_ray(tmp_path):
     states.transition(job, "queued", pid=None)
     states.update(job, submitted=time.time() - 3600)  # a worker that never started
     code = ("import sys; from pathlib import Path; from mnist_core.runs import jobs; "
-            f"s = jobs.read_status(Path({str(job)!r})); print(s.state, 'ray' in sys.modules)")  # fmt: skip
+            f"s = jobs.read_status(Path({str(job)!r})); print(s.state, 'ray' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=ROOT, timeout=60)  # fmt: skip
     assert result.stdout.split() == ["failed", "False"], result.stderr
@@ -124,8 +124,9 @@ def test_reading_local_jobs_never_imports_ray(tmp_path):
 
 
 def test_a_training_run_through_ray_finishes(ray_head, cache_dir):  # noqa: F811
+    env = {"MNIST_EXECUTOR": "ray", "MNIST_RAY_ADDRESS": ray_head}
     result = _cli("train", "--preset", "ff64", "--dataset", "digits", "--epochs", "1",
-                  cache_dir=cache_dir, env={"MNIST_EXECUTOR": "ray", "MNIST_RAY_ADDRESS": ray_head})  # fmt: skip
+                  cache_dir=cache_dir, env=env)
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout.splitlines()[-1])
     assert (out["status"], out["epochs_run"]) == ("done", 1) and out["test_accuracy"] > 0.1
@@ -179,13 +180,13 @@ def test_a_killed_ray_worker_fails_its_trial_and_the_study_goes_on(ray_head, cac
     base = with_train(PRESETS["ff64"].spec, batch_size=8)
     plan = studies.plan_study(base, ["epochs=40,1,2"], dataset="digits", search="grid",
                               fingerprint=data.fingerprint, input_shape=data.image_shape,
-                              n_classes=data.n_classes, backend="ray", address=ray_head)  # fmt: skip
+                              n_classes=data.n_classes, backend="ray", address=ray_head)
     record = studies.create_study(plan)
     studies.start(record)
 
     def long_run():
         return next((r for r in runs.list_runs()
-                     if r.group == record.study_id and r.spec.train.epochs == 40), None)  # fmt: skip
+                     if r.group == record.study_id and r.spec.train.epochs == 40), None)
 
     victim = _until(long_run, "the 40-epoch trial's run")
     _until(lambda: _training(victim), "the 40-epoch run to train")
@@ -237,8 +238,8 @@ def test_stop_and_cancel_on_ray(ray_head, cache_dir, monkeypatch):  # noqa: F811
     # The second waits for Ray's CPUs, the third behind it in the queue (first in, first out).
     _until(lambda: second.refresh().status.stage == "waiting for 2 CPUs on the Ray cluster",
            "the second run to wait for CPUs")  # fmt: skip
-    _until(lambda: third.refresh().status.stage == "waiting in the Ray queue: 1 job ahead",
-           "the third run to wait behind the second")  # fmt: skip
+    place = "waiting in the Ray queue: 1 job ahead, 1 training now (1 may train at once)"
+    _until(lambda: third.refresh().status.stage == place, "the third run to wait its turn")
     assert runs.stop(second) == f"Run {second.run_id} is cancelled before it trains."
     assert runs.stop(third) == f"Run {third.run_id} is cancelled before it trains."
     for record in (second, third):

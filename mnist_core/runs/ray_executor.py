@@ -145,6 +145,8 @@ def connect(address: str):
         raise ExecutorUnavailable("Ray is not installed here; install the project's "
                                   "requirements (ray) to use the ray executor.") from None
     with _lock:
+        if _connected and not ray.is_initialized():
+            _connected.clear()  # someone called ray.shutdown(): connect again
         if _connected and _connected[0] != address:
             raise ExecutorUnavailable(f"This process follows the Ray cluster at {_connected[0]}; "
                                       f"it cannot also use {address}.")  # fmt: skip

@@ -87,9 +87,9 @@ def _own(ray, directory: Path, options: dict) -> None:
     from mnist_core.runs.store import RunPaths
 
     stop = RunPaths(directory).stop
-    if not _wait_for_turn(directory, stop):
-        return
     cpus, gpus = options["cpus"], options["gpus"]
+    if not _wait_for_turn(ray, directory, stop, cpus):
+        return
     need = f"{cpus:g} CPU{'' if cpus == 1 else 's'}" + (f" and {gpus:g} GPU" if gpus else "")
     states.update(directory, stage=f"waiting for {need} on the Ray cluster")
     ref = remote(ray, "task").options(num_cpus=cpus, num_gpus=gpus).remote(str(directory), options)
@@ -122,9 +122,9 @@ def _own(ray, directory: Path, options: dict) -> None:
         states.transition(directory, FAILED, stage=FAILED, error=_died(directory, status, error))
 
 
-def _wait_for_turn(directory: Path, stop: Path) -> bool:
-    """Wait until no live queued Ray job of the folder was submitted before this one; False
-    when the job was cancelled (or ended) meanwhile."""
+def _wait_for_turn(ray, directory: Path, stop: Path, cpus: float) -> bool:
+    """Wait until no live queued Ray job of the folder was submitted before this one, saying
+    where it stands as a local run does; False when it was cancelled (or ended) meanwhile."""
     shown = None
     while True:
         status = states.read_status(directory)
@@ -133,31 +133,37 @@ def _wait_for_turn(directory: Path, stop: Path) -> bool:
         if stop.exists():
             states.transition(directory, CANCELLED, stage="cancelled while queued")
             return False
-        ahead = _ahead(directory, status)
+        ahead, training = _place(directory, status)
         if ahead == 0:
             return True
-        if ahead != shown:
+        if (ahead, training) != shown:
+            slots = max(1, int(ray.cluster_resources().get("CPU", 0) // cpus))
             jobs = "job" if ahead == 1 else "jobs"
-            states.update(directory, stage=f"waiting in the Ray queue: {ahead} {jobs} ahead")
-            shown = ahead
+            states.update(directory, stage=f"waiting in the Ray queue: {ahead} {jobs} ahead, "
+                          f"{training} training now ({slots} may train at once)")  # fmt: skip
+            shown = (ahead, training)
         time.sleep(POLL_SECONDS)
 
 
-def _ahead(directory: Path, status: Status) -> int:
-    """Live queued Ray jobs of the same folder submitted before this one."""
+def _place(directory: Path, status: Status) -> tuple[int, int]:
+    """Live queued Ray jobs of the same folder submitted before this one, and live running
+    ones."""
     from mnist_core.runs import jobs
 
     mine = (status.submitted or 0.0, directory.name)
-    ahead = 0
+    ahead = training = 0
     for other in directory.parent.iterdir():
         if other == directory or other.name.startswith(".") or not other.is_dir():
             continue
         seen = states.read_status(other)  # the file: cheap, no liveness
-        if seen.executor != "ray" or seen.state != QUEUED:
+        if seen.executor != "ray" or not seen.active:
             continue
-        if (seen.submitted or 0.0, other.name) < mine and jobs.read_status(other).state == QUEUED:
-            ahead += 1
-    return ahead
+        if seen.state == QUEUED and (seen.submitted or 0.0, other.name) > mine:
+            continue
+        state = jobs.read_status(other).state  # asks Ray whether it lives
+        ahead += state == QUEUED
+        training += state == states.RUNNING
+    return ahead, training
 
 
 def _died(directory: Path, status: Status, error: BaseException | None) -> str:
