@@ -28,8 +28,9 @@ class DigitViews:
 
     probabilities: np.ndarray
     saliency: inside.Saliency
-    saliency_figure: go.Figure
-    layers: tuple[tuple[str, str, go.Figure | None], ...]  # (markdown, chart key, figure)
+    pictures: tuple[np.ndarray, np.ndarray]  # the digit, its saliency (RGB), for st.image
+    # (Markdown, chart key, a plotly figure, a picture for st.image, or None: text only)
+    layers: tuple[tuple[str, str, go.Figure | np.ndarray | None], ...]
     seconds: float  # activations and saliency, on the server
 
 
@@ -60,15 +61,20 @@ def layers_section(record: runs.RunRecord, model: inside.InsideModel, dataset: D
     if label is not None:
         verdict += " — right." if top == label else f" — wrong: it is {names[label]}."
     st.markdown(f"**{plain(about[:1].upper() + about[1:])}.** {plain(verdict)}")
-    st.plotly_chart(views.saliency_figure, key="inside_saliency", width="content",
-                    config={"displayModeBar": False})  # fmt: skip
+    values = views.saliency.values
+    rise = max(0.0, -float(values.min()))
+    st.image(list(views.pictures), width=260, caption=[
+        "the digit", f"occlusion saliency: red up to a drop of "
+        f"{figures.inside.scale_text(max(0.0, float(values.max())))}"
+        + (f", blue up to a rise of {figures.inside.scale_text(rise)}" if rise else "")])  # fmt: skip
     st.caption(plain(views.saliency.description + " Red pixels supported the prediction; blue "
-                     "ones spoke against it."))  # fmt: skip
+                     "ones spoke against it; the black line is the digit's outline."))  # fmt: skip
     for text, key, figure in views.layers:
         st.markdown(text)
-        if figure is not None:
-            st.plotly_chart(figure, key=key, config={"displayModeBar": False},
-                            width="content" if key.startswith("inside_maps") else "stretch")  # fmt: skip
+        if isinstance(figure, np.ndarray):
+            st.image(figure)
+        elif figure is not None:
+            st.plotly_chart(figure, key=key, config={"displayModeBar": False})
     st.caption(plain(f"Activations and saliency of {about} computed in "
                      f"{views.seconds * 1000:.1f} ms on the server."))  # fmt: skip
 
@@ -84,13 +90,15 @@ def digit_views(run_id: str, stamp: tuple, digest: str, _model: inside.InsideMod
     seconds = time.perf_counter() - started
     layers = tuple(activation_view(number, activation, _model.class_names)
                    for number, activation in enumerate(activations, start=1))  # fmt: skip
-    return DigitViews(activations[-1].values, saliency,
-                      figures.inside.saliency_figure(_image, saliency.values), layers, seconds)
+    scale = max(1, 280 // max(_image.shape))
+    digit = np.kron(255 - _image, np.ones((scale, scale), np.uint8))  # dark ink on white
+    pictures = (digit, figures.inside.saliency_image(_image, saliency.values, scale=scale))
+    return DigitViews(activations[-1].values, saliency, pictures, layers, seconds)
 
 
 def activation_view(number: int, activation: inside.Activation,
-                    class_names) -> tuple[str, str, go.Figure | None]:  # fmt: skip
-    """One layer's heading (Markdown) and chart key and figure (None: described only)."""
+                    class_names) -> tuple[str, str, go.Figure | np.ndarray | None]:  # fmt: skip
+    """One layer's heading (Markdown), chart key, and figure or picture (None: text only)."""
     values = activation.values
     title = f"{number}. {activation.title}"
     if activation.kind == "maps":
@@ -99,9 +107,11 @@ def activation_view(number: int, activation: inside.Activation,
         more = f" (the first {shown})" if shown < channels else ""
         text = (f"**{plain(title)}**: {channels} feature maps of {h}×{w}{plain(more)}, dark "
                 "where the layer responds most.")
+        scale = max(1, round(64 / w))  # about 64 screen pixels a map
+        columns = max(1, min(16, 800 // ((w + 1) * scale)))  # rows of at most 800 pixels
         return (text, f"inside_maps_{activation.name}",
-                figures.inside.feature_maps_figure(values, max_maps=MAX_MAPS, columns=16,
-                                                   cell=56 if shown > 8 else 80))  # fmt: skip
+                figures.inside.feature_maps_image(values, max_maps=MAX_MAPS, columns=columns,
+                                                  scale=scale))  # fmt: skip
     key = f"inside_units_{activation.name}"
     if activation.name == "output":
         return (f"**{plain(title)}**: the probability of each class.", key,

@@ -25,23 +25,21 @@ def test_probabilities_colour_the_top_class_and_label_every_bar():
         inside.probabilities_figure(p, class_names=("a", "b", "c"))
 
 
-def test_feature_maps_tile_each_channel_on_one_scale():
-    rng = np.random.default_rng(0)
-    values = rng.random((5, 6, 3)).astype(np.float32)
-    fig = inside.feature_maps_figure(values, columns=2, cell=60)
-    z = np.asarray(fig.data[0].z, float)
-    assert z.shape == (2 * 5 + 1, 2 * 6 + 1)
-    np.testing.assert_allclose(z[:5, :6], values[..., 0])
-    np.testing.assert_allclose(z[:5, 7:], values[..., 1])
-    np.testing.assert_allclose(z[6:, :6], values[..., 2])
-    assert np.isnan(z[6:, 7:]).all()  # the empty fourth cell
-    assert fig.data[0].zmin == pytest.approx(values.min())
-    assert fig.data[0].zmax == pytest.approx(values.max())
-    channels = np.asarray(fig.data[0].customdata)
-    assert channels[0, 0] == 0 and channels[6, 0] == 2 and channels[0, 7] == 1
-    assert len(inside.feature_maps_figure(rng.random((4, 4, 50)), max_maps=8).data) == 1
+def test_feature_maps_tile_each_channel_on_one_scale_dark_where_strong():
+    values = np.zeros((2, 3, 3), np.float32)
+    values[0, 0, 0], values[1, 2, 1], values[0, 1, 2] = 4.0, 2.0, 1.0  # the rest 0
+    picture = inside.feature_maps_image(values, columns=2, scale=2)
+    assert picture.dtype == np.uint8 and picture.shape == ((2 * 3 - 1) * 2, (2 * 4 - 1) * 2)
+    tile = picture[::2, ::2]  # one value per activation again
+    assert tile[0, 0] == 0  # the layer's strongest: black
+    assert tile[1, 4 + 2] == 128  # half as strong, in the second map: mid grey
+    assert tile[3 + 0, 1] == 191  # a quarter, in the third map (second row)
+    assert tile[0, 1] == 255 and (tile[:, 3] == 255).all()  # none, and the gap: white
+    assert (tile[3:, 4:] == 255).all()  # no fourth map
+    assert inside.feature_maps_image(np.ones((4, 4, 50)), max_maps=8, columns=8).shape == (
+        4 * 2, (8 * 5 - 1) * 2)  # fmt: skip
     with pytest.raises(ValueError, match=r"got shape \(4, 4\)"):
-        inside.feature_maps_figure(np.zeros((4, 4)))
+        inside.feature_maps_image(np.zeros((4, 4)))
 
 
 def test_units_are_bars_signed_by_colour_and_the_output_names_its_classes():
@@ -53,23 +51,24 @@ def test_units_are_bars_signed_by_colour_and_the_output_names_its_classes():
     assert list(out.data[0].x) == list(NAMES) and out.layout.xaxis.type == "category"
 
 
-def test_saliency_is_centred_on_zero_beside_the_digit():
-    image = np.zeros((8, 8), np.uint8)
-    image[2:6, 3:5] = 255
-    saliency = np.zeros((8, 8), np.float32)
-    saliency[2, 3], saliency[7, 7] = 0.4, -0.1
-    fig = inside.saliency_figure(image, saliency)
-    digit, heat, outline = fig.data
-    np.testing.assert_array_equal(np.asarray(digit.z), image)
-    np.testing.assert_allclose(np.asarray(heat.z), saliency)
-    assert (heat.zmin, heat.zmax, heat.zmid) == (pytest.approx(-0.4), pytest.approx(0.4), 0)
-    assert heat.colorbar.tickformat == ".0~%"  # ticks of 10 % need no decimals
-    small = inside.saliency_figure(image, saliency / 100).data[1]
-    assert small.colorbar.tickformat == ".2~%"  # ticks of 0.1 % do (0.4 % read "0%" before)
-    assert outline.type == "contour" and outline.xaxis == "x2"
-    assert [a.text for a in fig.layout.annotations] == ["the digit", "occlusion saliency"]
-    with pytest.raises(ValueError, match=r"got \(8, 8\) and \(4, 4\)"):
-        inside.saliency_figure(image, np.zeros((4, 4)))
+def test_saliency_is_red_for_a_drop_blue_for_a_rise_white_at_zero_with_the_outline():
+    image = np.zeros((4, 4), np.uint8)
+    image[1:3, 1:3] = 255
+    saliency = np.zeros((4, 4), np.float32)
+    saliency[0, 0], saliency[3, 3], saliency[0, 3] = 0.4, -0.2, -0.4
+    picture = inside.saliency_image(image, saliency, scale=3)
+    assert picture.dtype == np.uint8 and picture.shape == (12, 12, 3)
+    centre = picture[1::3, 1::3]  # the middle screen pixel of each pixel
+    assert centre[0, 0].tolist() == [178, 24, 43]  # the strongest drop: RdBu's red
+    assert centre[0, 3].tolist() == [33, 102, 172]  # the strongest rise: its blue
+    assert centre[3, 3].tolist() == [144, 178, 214]  # half a rise: half way to blue
+    assert centre[0, 1].tolist() == [255, 255, 255]  # no change: white
+    outline = (picture == 0).all(axis=2)
+    assert outline[3, 3:9].all() and outline[3:9, 3].all()  # the ink's top and left edges
+    assert not outline[4:8, 4:8].any() and not outline[0, :].any()
+    assert inside.scale_text(0.4) == "40%" and inside.scale_text(0.0024) == "0.24%"
+    with pytest.raises(ValueError, match=r"got \(4, 4\) and \(2, 2\)"):
+        inside.saliency_image(image, np.zeros((2, 2)))
 
 
 def test_weights_share_one_diverging_scale_centred_on_zero():

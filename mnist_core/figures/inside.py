@@ -1,5 +1,6 @@
-"""Inside a model: class probabilities, a layer's feature maps or units, an occlusion
-saliency map over its digit, the first layer's weights as images."""
+"""Inside a model: class probabilities, a layer's units, the first layer's weights as
+charts; a layer's feature maps and an occlusion saliency map over its digit as pictures
+(uint8 arrays for ``st.image``: many small images draw far faster than heat maps)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from mnist_core.figures.digits import mosaic
-from mnist_core.figures.style import INK, MIN_FONT
+from mnist_core.figures.style import MIN_FONT
 
 # Signed values (weights, saliency): red for positive, blue for negative, white at 0.
 DIVERGING = "RdBu_r"
@@ -46,45 +47,32 @@ def probabilities_figure(probabilities: np.ndarray, *, class_names: tuple[str, .
     return fig
 
 
-def feature_maps_figure(values: np.ndarray, *, columns: int = 8, cell: int = 64,
-                        max_maps: int = 64) -> go.Figure:  # fmt: skip
-    """A convolution or pooling layer's feature maps, one small image per channel, on one
-    scale for the whole layer (dark: strong activation).
+def feature_maps_image(values: np.ndarray, *, columns: int = 16, scale: int = 2,
+                       max_maps: int = 64) -> np.ndarray:  # fmt: skip
+    """A convolution or pooling layer's feature maps as one picture: a grid of grey
+    images, one per channel, on one scale for the whole layer (dark: strong activation),
+    white between them. A picture, not a chart: dozens of maps draw at once in a browser.
 
     Args:
         values: ndarray of shape (h, w, channels).
         columns: maps per row.
-        cell: screen pixels per map, across.
+        scale: screen pixels per activation (whole pixels: the maps stay sharp).
         max_maps: the first this many channels are drawn.
+
+    Returns:
+        uint8 ndarray of shape (rows * (h + 1) * scale - scale, columns * (w + 1) * scale
+        - scale): 255 white, 0 the layer's strongest activation.
     """
-    values = np.asarray(values, dtype=float)
+    values = np.asarray(values, dtype=np.float32)
     if values.ndim != 3:
         raise ValueError(f"feature maps must be (h, w, channels); got shape {values.shape}.")
-    h, w, channels = values.shape
-    shown = min(channels, max_maps)
+    shown = min(values.shape[2], max_maps)
     maps = np.moveaxis(values[..., :shown], -1, 0)
-    columns = max(1, min(columns, shown))
-    tiles = mosaic(maps, columns=columns, gap=1)
-    low, high = float(np.nanmin(maps)), float(np.nanmax(maps))
-    if high <= low:
-        high = low + 1.0
-    rows = math.ceil(shown / columns)
-    channel = np.full(tiles.shape, -1)
-    for i in range(shown):
-        r, c = divmod(i, columns)
-        channel[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = i
-    fig = go.Figure(go.Heatmap(
-        z=tiles, customdata=channel, colorscale=INK, zmin=low, zmax=high, showscale=False,
-        hovertemplate="map %{customdata}: %{z:.3f}<extra></extra>", hoverongaps=False,
-    ))  # fmt: skip
-    scale = cell / w
-    fig.update_layout(
-        width=int(columns * (w + 1) * scale) + 20, height=int(rows * (h + 1) * scale) + 20,
-        margin=dict(t=10, b=10, l=10, r=10), plot_bgcolor="white",
-        xaxis=dict(visible=False, constrain="domain"),
-        yaxis=dict(visible=False, autorange="reversed", scaleanchor="x", constrain="domain"),
-    )  # fmt: skip
-    return fig
+    low, high = float(maps.min()), float(maps.max())
+    level = (maps - low) / (high - low) if high > low else np.zeros_like(maps)
+    tiles = mosaic(255.0 * (1.0 - level), columns=max(1, min(columns, shown)), gap=1)
+    picture = np.nan_to_num(tiles, nan=255.0).round().astype(np.uint8)
+    return np.kron(picture, np.ones((scale, scale), np.uint8))
 
 
 def units_figure(values: np.ndarray, *, class_names: tuple[str, ...] | None = None,
@@ -114,43 +102,43 @@ def units_figure(values: np.ndarray, *, class_names: tuple[str, ...] | None = No
     return fig
 
 
-def saliency_figure(image: np.ndarray, saliency: np.ndarray, *, size: int = 260) -> go.Figure:
-    """The digit beside its saliency map (red: the pixels whose hiding lowers the
-    prediction, blue: those whose hiding raises it), the digit's outline drawn over the map.
+# RdBu's ends: the colour of the strongest drop (red) and rise (blue) of the probability.
+_RED, _BLUE = np.array([178, 24, 43], np.float32), np.array([33, 102, 172], np.float32)
+
+
+def saliency_image(image: np.ndarray, saliency: np.ndarray, *, scale: int = 10,
+                   ink: float = 96) -> np.ndarray:  # fmt: skip
+    """A saliency map as a picture: red where hiding the pixel lowers the prediction, blue
+    where it raises it, white where it changes nothing (one diverging scale, centred on
+    0, up to the largest absolute value), the digit's outline drawn over it in black.
 
     Args:
-        image: ndarray of shape (h, w), grey levels 0..255.
+        image: ndarray of shape (h, w), grey levels 0..255 (its outline: pixels >= ``ink``).
         saliency: ndarray of shape (h, w), signed.
-        size: screen pixels of each panel.
+        scale: screen pixels per pixel.
+
+    Returns:
+        uint8 RGB ndarray of shape (h * scale, w * scale, 3).
     """
-    image, saliency = np.asarray(image, dtype=float), np.asarray(saliency, dtype=float)
+    image, saliency = np.asarray(image, np.float32), np.asarray(saliency, np.float32)
     if image.shape != saliency.shape or image.ndim != 2:
         raise ValueError(f"image and saliency must be (h, w) of one shape; got {image.shape} "
                          f"and {saliency.shape}.")  # fmt: skip
     bound = float(np.abs(saliency).max()) or 1.0
-    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.06,
-                        subplot_titles=("the digit", "occlusion saliency"))  # fmt: skip
-    fig.add_trace(go.Heatmap(z=image, colorscale=INK, zmin=0, zmax=255, showscale=False,
-                             hovertemplate="row %{y}, column %{x}: %{z:.0f}<extra></extra>"),
-                  row=1, col=1)  # fmt: skip
-    fig.add_trace(go.Heatmap(
-        z=saliency, colorscale=DIVERGING, zmin=-bound, zmax=bound, zmid=0,
-        colorbar=dict(title=dict(text="drop", side="right"), thickness=12, len=0.9,
-                      tickformat=f".{_decimals(bound)}~%"),
-        hovertemplate="row %{y}, column %{x}: drop %{z:.1%}<extra></extra>",
-    ), row=1, col=2)  # fmt: skip
-    fig.add_trace(go.Contour(
-        z=image, contours=dict(start=96, end=96, size=1, coloring="none"),
-        line=dict(color="black", width=1.2), showscale=False, hoverinfo="skip",
-    ), row=1, col=2)  # fmt: skip
-    for col in (1, 2):
-        fig.update_xaxes(visible=False, constrain="domain", row=1, col=col)
-        fig.update_yaxes(visible=False, autorange="reversed", constrain="domain",
-                         scaleanchor="x" if col == 1 else "x2", row=1, col=col)  # fmt: skip
-    fig.update_annotations(font_size=MIN_FONT + 1)
-    fig.update_layout(width=2 * size + 110, height=size + 40, font=dict(size=MIN_FONT),
-                      margin=dict(t=30, b=5, l=5, r=5), plot_bgcolor="white")  # fmt: skip
-    return fig
+    level = (saliency / bound)[..., None]
+    colour = np.where(level >= 0, 255 + level * (_RED - 255), 255 - level * (_BLUE - 255))
+    big = np.kron(colour, np.ones((scale, scale, 1), np.float32))
+    stroke = np.kron(image >= ink, np.ones((scale, scale), bool))
+    edge = np.zeros_like(stroke)
+    edge[1:] |= stroke[1:] != stroke[:-1]
+    edge[:, 1:] |= stroke[:, 1:] != stroke[:, :-1]
+    big[edge] = 0
+    return big.round().astype(np.uint8)
+
+
+def scale_text(bound: float) -> str:
+    """How much the strongest colour of :func:`saliency_image` stands for: "2.4%"."""
+    return f"{bound:.{_decimals(bound)}%}"
 
 
 def _decimals(bound: float) -> int:
