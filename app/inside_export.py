@@ -23,24 +23,32 @@ def _script(run_id: str, stamp: str, lang: str) -> str:
     return code_export.python_script(record) if lang == "python" else code_export.r_script(record)
 
 
+LANGUAGES = {"python": ("Copy as Python (Keras 3)", "py"), "r": ("Copy as R (keras3)", "R")}
+
+
 def code_section(record: runs.RunRecord) -> None:
     st.subheader("Take it away")
     st.caption("A standalone script that trains this run's model again: the same data, split, "
-               "layers, optimizer, callbacks and seed. Copy it (the button at the code's top "
-               "right) or download it.")  # fmt: skip
-    python_tab, r_tab = st.tabs(["Copy as Python (Keras 3)", "Copy as R (keras3)"])
-    for tab, lang, suffix, language in ((python_tab, "python", "py", "python"),
-                                        (r_tab, "r", "R", "r")):  # fmt: skip
-        with tab:
-            try:
-                text = _script(record.run_id, str(record.stamp), lang)
-            except (code_export.ExportError, ValueError, OSError) as exc:
-                st.caption(plain(exc))
-                continue
-            st.download_button(f"Download {record.run_id}.{suffix}", text,
+               "layers, optimizer, callbacks and seed. Show it to copy it (the button at the "
+               "code's top right), or download it.")  # fmt: skip
+    scripts = {}
+    for lang in LANGUAGES:
+        try:
+            scripts[lang] = _script(record.run_id, str(record.stamp), lang)
+        except (code_export.ExportError, ValueError, OSError) as exc:
+            st.caption(plain(exc))
+            return
+    # Shown on request: two long highlighted scripts would weigh on every rerun of the page.
+    left, right = st.columns([3, 2], vertical_alignment="bottom")
+    shown = left.segmented_control("Show the script", list(LANGUAGES), key="inside_code_lang",
+                                   format_func=lambda lang: LANGUAGES[lang][0])  # fmt: skip
+    with right:
+        for lang, (_, suffix) in LANGUAGES.items():
+            st.download_button(f"Download {record.run_id}.{suffix}", scripts[lang],
                                file_name=f"{record.run_id}.{suffix}", mime="text/plain",
                                icon=":material/download:", key=f"inside-code-{lang}")  # fmt: skip
-            st.code(text, language=language, height=420)
+    if shown is not None:
+        st.code(scripts[shown], language=shown, height=420)
 
 
 def kaggle_section(record: runs.RunRecord, model: inside.InsideModel) -> None:

@@ -182,7 +182,7 @@ def test_the_digits_model_draws_and_opens_a_digit_from_the_data_page(finished_ru
         page.get_by_text("What the first layer learned").scroll_into_view_if_needed()
         page.get_by_text(re.compile(r"^Dense 64 relu: the 16 of its 64 units")).wait_for(
             timeout=30_000)  # fmt: skip
-        page.get_by_text("Copy as R (keras3)").click()
+        page.get_by_text("Copy as R (keras3)").click()  # shows the R script
         page.get_by_text("keras_model_sequential", exact=False).first.wait_for(timeout=30_000)
         page.get_by_text("Draw a digit", exact=True).scroll_into_view_if_needed()
         _shots(page, "inside-digits")

@@ -281,7 +281,12 @@ def test_copy_as_python_and_r(prepared_run):
     from mnist_core.inside import code_export
 
     at = _page()
-    codes = {c.language: c.value for c in at.code}
+    assert not at.code  # shown on request
+    codes = {}
+    for lang in ("python", "r"):
+        at.segmented_control(key="inside_code_lang").set_value(lang).run()
+        assert len(at.code) == 1
+        codes[at.code[0].language] = at.code[0].value
     # st.code shows the script without its final newline (the copy button copies this).
     assert codes["python"] == code_export.python_script(prepared_run).rstrip("\n")
     assert codes["r"] == code_export.r_script(prepared_run).rstrip("\n")
