@@ -89,17 +89,16 @@ def nearest_digits(record: runs.RunRecord, image: np.ndarray, dataset: Dataset) 
         return
     names = dataset.class_names
     st.markdown("**The 8 nearest training digits**")
-    st.caption(plain(f"In the model's {found.space}, nearest first; each reads its label and "
-                     "its distance."))  # fmt: skip
-    captions = [f"{names[int(label)]} · {distance:.2f}"
-                for label, distance in zip(found.labels, found.distances)]  # fmt: skip
-    st.plotly_chart(figures.digits.grid_figure(
-        dataset.x_train[found.indices], found.labels, found.indices, class_names=names,
-        columns=len(found.indices), captions=captions, cell=84),
-        key="inside_neighbours", width="content", config={"displayModeBar": False})  # fmt: skip
+    st.caption(plain(f"In the model's {found.space}, nearest first; each reads its index in "
+                     "the training set, its label and its distance."))  # fmt: skip
+    # Pictures, not a chart: they draw at once after every stroke.
+    captions = [f"#{int(index):,}: {names[int(label)]} · {distance:.2f}"
+                for index, label, distance in zip(found.indices, found.labels, found.distances)]
+    st.image([_picture(dataset.x_train[i], side=84) for i in found.indices], caption=captions,
+             width=84)  # fmt: skip
 
 
-def _picture(image: np.ndarray) -> np.ndarray:
+def _picture(image: np.ndarray, *, side: int = 150) -> np.ndarray:
     """A digit as dark ink on white, scaled up by whole pixels so it stays sharp."""
-    scale = max(1, 150 // max(image.shape))
+    scale = max(1, side // max(image.shape))
     return np.kron(255 - image, np.ones((scale, scale), dtype=np.uint8))
