@@ -89,11 +89,12 @@ def nearest_digits(record: runs.RunRecord, image: np.ndarray, dataset: Dataset) 
         return
     names = dataset.class_names
     st.markdown("**The 8 nearest training digits**")
-    st.caption(plain(f"In the model's {found.space}, nearest first; each reads its index in "
-                     "the training set, its label and its distance."))  # fmt: skip
+    st.caption(plain(f"In the model's {found.space}, nearest first; each reads its label and "
+                     "its distance. Training digits "
+                     + ", ".join(f"#{int(i):,}" for i in found.indices) + "."))  # fmt: skip
     # Pictures, not a chart: they draw at once after every stroke.
-    captions = [f"#{int(index):,}: {names[int(label)]} · {distance:.2f}"
-                for index, label, distance in zip(found.indices, found.labels, found.distances)]
+    captions = [f"{names[int(label)]} · {distance:.2f}"
+                for label, distance in zip(found.labels, found.distances)]  # fmt: skip
     st.image([_picture(dataset.x_train[i], side=84) for i in found.indices], caption=captions,
              width=84)  # fmt: skip
 

@@ -190,9 +190,10 @@ def test_a_drawn_seven_is_framed_predicted_and_its_neighbours_shown(prepared_run
     neighbours = inside.nearest_training_digits(prepared_run, image, k=8)
     assert _has(at, "The 8 nearest training digits")
     names = digits.class_names
-    shown = [c for element in at.get("image") for c in element.captions if c.startswith("#")]
-    assert shown == [f"#{int(i):,}: {names[int(digits.y_train[i])]} · {d:.2f}"
+    shown = [c for element in at.get("image") for c in element.captions if " · " in c]
+    assert shown == [f"{names[int(digits.y_train[i])]} · {d:.2f}"
                      for i, d in zip(neighbours.indices, neighbours.distances)]  # fmt: skip
+    assert _has(at, "Training digits " + ", ".join(f"#{int(i):,}" for i in neighbours.indices))
     # Undo: the pad sends one stroke; the page follows.
     at.session_state["inside_pad"] = {"drawing": pad_value(SEVEN[:1], sequence=2)}
     at.run()
