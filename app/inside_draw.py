@@ -75,7 +75,7 @@ def draw_section(record: runs.RunRecord, model: inside.InsideModel,
             class_names=model.class_names),
             key="inside_probabilities", config={"displayModeBar": False})  # fmt: skip
     with seen_col:
-        st.markdown("**What the model sees**")
+        st.markdown("**The model sees**")
         st.image(_picture(np.zeros((h, w), np.uint8) if image is None else image), width=150)
         st.caption(f"{h}×{w} pixels, " + ("once you draw." if image is None else "dark = ink."))
     if image is not None:
