@@ -10,7 +10,9 @@ import argparse
 import shutil
 import sys
 
-from benchmarks import data_bench, embed_bench, inside_bench, study_bench, train_bench
+from benchmarks import (
+    data_bench, embed_bench, inside_bench, inside_page_bench, study_bench, train_bench,
+)
 from benchmarks.common import print_table, seeded_cache
 
 
@@ -23,7 +25,8 @@ def main() -> None:
     cache = seeded_cache()
     groups = {"data": lambda: data_bench.run(), "embed": lambda: embed_bench.run(quick=args.quick),
               "train": lambda: train_bench.run(quick=args.quick),
-              "inside": lambda: inside_bench.run(quick=args.quick),
+              "inside": lambda: inside_bench.run(quick=args.quick)
+              + _full_only("inside page", inside_page_bench.run, quick=args.quick),
               "study": lambda: _full_only("study", study_bench.run, quick=args.quick)}  # fmt: skip
     rows = []
     try:

@@ -21,7 +21,9 @@ PAGES = [
     ("embeddings", "Embeddings"),
     ("builder", "Model builder"),
     ("runs", "Runs"),
+    ("studies", "Studies"),
     ("evaluation", "Evaluation"),
+    ("inside", "Inside the model"),
 ]
 
 

@@ -68,7 +68,7 @@ def first_layer_weights(model, *, max_units: int = 16) -> LayerWeights:
         titles = tuple(f"filter {i}" for i in range(filters))
         return LayerWeights(info.name, info.type, "filters", images, titles,
                             f"{info.title}: its {filters} filters of {kh}×{kw} weights, as "
-                            "images (light: positive, dark: negative).")  # fmt: skip
+                            "images.")  # fmt: skip
     before = next((layer.output_shape for layer in reversed(layers[:position])
                    if layer.output_shape and len(layer.output_shape) == 3), None)  # fmt: skip
     shape = before[:2] if before and before[2] == 1 else model.image_shape
@@ -81,13 +81,13 @@ def first_layer_weights(model, *, max_units: int = 16) -> LayerWeights:
         names = model.class_names
         return LayerWeights(info.name, info.type, "class templates", columns,
                             tuple(f"class {name}" for name in names),
-                            "The weights each class gives every pixel (light: evidence for "
-                            "the class, dark: against it).")  # fmt: skip
+                            "The weights each class gives every pixel: positive is evidence "
+                            "for the class, negative against it.")  # fmt: skip
     norms = np.linalg.norm(kernel, axis=0)
     order = np.argsort(-norms, kind="stable")[:max_units]
     return LayerWeights(
         info.name, info.type, "units", columns[order],
         tuple(f"unit {u} (norm {norms[u]:.2f})" for u in order),
         f"{info.title}: the {len(order)} of its {units} units with the largest weights, each "
-        "unit's weights on the pixels as an image (light: positive, dark: negative).",
+        "unit's weights on the pixels as an image.",
     )  # fmt: skip
