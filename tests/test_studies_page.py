@@ -6,7 +6,11 @@ act and say what they did; the Runs page stops a study's runs through the study.
 from __future__ import annotations
 
 import fcntl
+import json
+import os
+import subprocess
 import sys
+import textwrap
 import time
 
 import pytest
@@ -199,8 +203,26 @@ def test_a_study_launched_from_the_page_shows_its_trials(cache_dir):
     captions = [as_shown(c.value) for c in at.caption]
     assert "Needs at least 2 complete trials that differ in their settings (1 complete so far)." in captions
     assert _button(at, "Resume").disabled  # done: every trial has a result
-    # The page never loaded TensorFlow or Keras to draw the study.
-    assert not [m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "jax", "umap")]
+    # The page never loads TensorFlow or Keras to draw the study: checked in a fresh
+    # interpreter (this one may hold Keras from other tests).
+    script = textwrap.dedent(f"""
+        import json, sys
+        from streamlit.testing.v1 import AppTest
+        at = AppTest.from_file({str(APP)!r}, default_timeout=120)
+        at.query_params["dataset"] = "digits"
+        at.query_params["study"] = {study_id!r}
+        at.run()
+        at.switch_page("views/studies.py").run()
+        heavy = sorted(m for m in sys.modules
+                       if m.split(".")[0] in ("tensorflow", "keras", "jax", "umap", "ray"))
+        print(json.dumps({{"exception": [e.value for e in at.exception], "heavy": heavy,
+                          "tables": len(at.dataframe)}}))
+        """)  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            cwd=ROOT, timeout=300, env={**os.environ})  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report == {"exception": [], "heavy": [], "tables": 1}
 
 
 @pytest.fixture
