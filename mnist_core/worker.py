@@ -143,6 +143,7 @@ RUNNERS: dict[str, Callable[[Path, dict, JobProgress], str]] = {
     "checkpoint": run_checkpoint,
     "study": run_study,
     "export": lambda *job: __import__("mnist_core.inside.job", fromlist=["run"]).run(*job),
+    "model-map": lambda *job: __import__("mnist_core.inside.model_map", fromlist=["run"]).run(*job),
 }
 
 
