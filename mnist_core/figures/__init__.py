@@ -11,6 +11,7 @@ pages never name trace numbers. Nothing here computes or imports the engine.
 - :mod:`.studies`: a study's trials: parallel coordinates, best so far, importance, curves,
   repeats (mean ± sd), a two-parameter grid's heat map
 - :mod:`.inside`: inside a model: probabilities, feature maps, units, saliency, weights
+- :mod:`.inside_map`: the model's map of the test set, mistakes marked (``selected_rows``)
 - :mod:`.style`: colours and type sizes; :mod:`.selection`: reading a selection state
 """
 
@@ -20,6 +21,7 @@ from mnist_core.figures import (
     embeddings,
     evaluation,
     inside,
+    inside_map,
     runs,
     selection,
     studies,
@@ -27,5 +29,5 @@ from mnist_core.figures import (
     training,
 )
 
-__all__ = ["data", "digits", "embeddings", "evaluation", "inside", "runs", "selection", "studies",
-           "style", "training"]  # fmt: skip
+__all__ = ["data", "digits", "embeddings", "evaluation", "inside", "inside_map", "runs",
+           "selection", "studies", "style", "training"]  # fmt: skip
