@@ -2,8 +2,9 @@
 
 The run picker; draw a digit and see what the model sees, its answer and the nearest
 training digits; one digit (the drawing, or any test or training digit: ``?source=&index=``)
-layer by layer with an occlusion saliency map; the first layer's weights; the run as a
-Python or R script and predictions for a Kaggle test.csv. A run without its ONNX export
+layer by layer with an occlusion saliency map; the first layer's weights; the model's map of
+the test set beside the raw-pixel one (a background job), a lasso showing its digits; the
+run as a Python or R script and predictions for a Kaggle test.csv. A run without its ONNX export
 gets it from a background job first, its progress shown.
 """
 
@@ -15,6 +16,7 @@ from app import inside_state
 from app.inside_draw import draw_section
 from app.inside_export import code_section, kaggle_section
 from app.inside_layers import layers_section, weights_section
+from app.inside_map import map_section
 from app.sidebar import ActiveDataset, active_dataset
 from app.text import plain
 from mnist_core import inside, runs
@@ -44,6 +46,7 @@ def render(active: ActiveDataset) -> None:
         st.fragment(draw_section)(record, model, dataset)
         st.fragment(layers_section)(record, model, dataset, None, with_drawing=False)
     weights_section(record, model)
+    st.fragment(map_section)(record, model, dataset)
     code_section(record)
     kaggle_section(record, model)
 

@@ -70,36 +70,36 @@ def map_figure(
             customdata=np.stack([rows[mask], shown_pred[mask]], axis=1),
             text=about, hovertemplate="test #%{customdata[0]}: %{text}<extra></extra>",
             selectedpoints=None if chosen is None else np.flatnonzero(chosen[mask]),
-            unselected=dict(marker=dict(opacity=0.1)),
+            unselected={"marker": {"opacity": 0.1}},
         ))  # fmt: skip
 
     for label in np.unique(labels):
         mask = (labels == label) & ~wrong
         verdict = "" if predicted is None else ", predicted right"
-        add(mask, names[int(label)], dict(size=marker_size, opacity=0.6,
-                                          color=class_color(int(label))),
+        add(mask, names[int(label)], {"size": marker_size, "opacity": 0.6,
+                                          "color": class_color(int(label))},
             f"true {names[int(label)]}{verdict}")  # fmt: skip
     if wrong.any():
         colours = [class_color(int(t)) for t in labels[wrong]]
         add(wrong, f"{MISTAKES_NAME} ({int(wrong.sum()):,})",
-            dict(size=marker_size + 5, symbol=MISTAKE_SYMBOL, color=colours, opacity=0.95,
-                 line=dict(color="#222", width=0.8)),
+            {"size": marker_size + 5, "symbol": MISTAKE_SYMBOL, "color": colours, "opacity": 0.95,
+                 "line": {"color": "#222", "width": 0.8}},
             [f"true {names[t]}, predicted {names[p]}" for t, p in
              zip(labels[wrong], shown_pred[wrong])])  # fmt: skip
     for outline in outlines:
         xs, ys = list(outline["x"]), list(outline["y"])
         if outline.get("kind") == "box":
             fig.add_shape(type="rect", x0=xs[0], x1=xs[1], y0=ys[0], y1=ys[1],
-                          line=dict(color="#333", width=1.5, dash="dash"))  # fmt: skip
+                          line={"color": "#333", "width": 1.5, "dash": "dash"})  # fmt: skip
         elif len(xs) > 2:
             path = "M" + "L".join(f"{a:.6g},{b:.6g}" for a, b in zip(xs, ys)) + "Z"
-            fig.add_shape(type="path", path=path, line=dict(color="#333", width=1.5, dash="dash"))
+            fig.add_shape(type="path", path=path, line={"color": "#333", "width": 1.5, "dash": "dash"})
     fig.update_layout(
-        title=dict(text=title, font=dict(size=15), x=0.01, y=0.98, yanchor="top"),
-        height=height, margin=dict(t=40 if title else 10, b=10, l=10, r=10),
-        font=dict(size=MIN_FONT + 1),
-        legend=dict(orientation="h", x=0, y=-0.02, yanchor="top", itemsizing="constant",
-                    font=dict(size=MIN_FONT + 1)),  # fmt: skip
+        title={"text": title, "font": {"size": 15}, "x": 0.01, "y": 0.98, "yanchor": "top"},
+        height=height, margin={"t": 40 if title else 10, "b": 10, "l": 10, "r": 10},
+        font={"size": MIN_FONT + 1},
+        legend={"orientation": "h", "x": 0, "y": -0.02, "yanchor": "top", "itemsizing": "constant",
+                    "font": {"size": MIN_FONT + 1}},
         dragmode="lasso",  # the toolbar offers the box
         plot_bgcolor="white",
         uirevision="model-map",  # keeps zoom and hidden classes when redrawn
