@@ -108,12 +108,12 @@ def _cached_map(key: str, stamp: tuple, run_id: str) -> model_map.ModelMap | Non
 
 
 def _load(record: runs.RunRecord, request: model_map.MapRequest):
-    path = request.directory / "quality.json"
-    try:
-        stat = path.stat()
+    try:  # the files' stamps: a map made again (or damaged) is read again
+        stamps = tuple((s.st_mtime_ns, s.st_size) for s in
+                       (request.directory.joinpath(n).stat() for n in ("quality.json", "map.npz")))
     except OSError:
         return None
-    result = _cached_map(request.key, (stat.st_mtime_ns, record.stamp), record.run_id)
+    result = _cached_map(request.key, (*stamps, record.stamp), record.run_id)
     if result is None:
         _cached_map.clear()  # damaged: read again once the job has made it anew
     return result
@@ -241,8 +241,9 @@ def _gallery(record: runs.RunRecord, state: dict, result: model_map.ModelMap,
     predicted = result.predicted
     wrong = (np.zeros(len(rows), bool) if predicted is None
              else predicted[rows] != result.labels[rows])  # fmt: skip
-    st.markdown(f"**{len(rows):,} digits selected on the {MAPS[state['on']].lower()} map**, "
-                f"{int(wrong.sum()):,} of them mistakes.")  # fmt: skip
+    where = "the model's map" if state["on"] == "model" else "the raw-pixel map"
+    st.markdown(f"**{len(rows):,} digits selected on {where}**, {int(wrong.sum()):,} of them "
+                "mistakes.")  # fmt: skip
     left, middle, right = st.columns([2, 1, 3], vertical_alignment="bottom")
     if "inside_map_show" not in st.session_state:
         st.session_state["inside_map_show"] = state["show"]
@@ -321,4 +322,3 @@ def _open(row: int) -> None:
     st.query_params["source"] = "test"
     st.query_params["index"] = str(int(row))
     st.session_state[STATE]["opened"] = int(row)
-    st.toast(f"Test digit #{row:,} is shown layer by layer above.")

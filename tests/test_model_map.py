@@ -32,6 +32,8 @@ def mapped_cache_template(trained_run_template, tmp_path_factory):
     os.environ["MNIST_CACHE_DIR"] = str(cache)
     try:
         record = runs.open_run(trained_run_template.name)
+        inside.prepare(record)  # the page's own job (its training digits indexed): not here
+        assert jobs.wait(record.paths.onnx_job, timeout=600).state == "done"
         status = model_map.submit(record)
         assert status.state in ("queued", "running")
         done = jobs.wait(model_map.map_request(record).directory, timeout=600)
