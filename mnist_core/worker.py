@@ -49,11 +49,22 @@ def run_embedding(directory: Path, spec: dict, progress: JobProgress) -> str:
     from mnist_core import embeddings
     from mnist_core.data import load_dataset
 
+    from mnist_core.diskcache import write_json_atomic
+    from mnist_core.embeddings.fast import PROGRESS_FILE
+
     progress.running()
+    (directory / PROGRESS_FILE).unlink(missing_ok=True)  # an earlier attempt's
+
+    def on_progress(report: dict) -> None:
+        try:
+            write_json_atomic(directory / PROGRESS_FILE, report)
+        except OSError:
+            pass  # a full disk: the stage line still says where the job is
+
     request = embeddings.EmbeddingRequest.from_json(spec)
     progress.stage("loading the dataset")
     dataset = load_dataset(request.dataset, download=False)
-    embeddings.compute_cached(request, dataset, on_stage=progress.stage)
+    embeddings.compute_cached(request, dataset, on_stage=progress.stage, on_progress=on_progress)
     return states.DONE
 
 

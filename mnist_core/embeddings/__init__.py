@@ -16,6 +16,7 @@ from mnist_core.embeddings.compute import (
     MAX_PCA_COMPONENTS,
     METHODS,
     UMAP_METRICS,
+    UMAP_STAGES,
     PCAResult,
     images_at,
     import_umap,
@@ -32,16 +33,19 @@ from mnist_core.embeddings.store import (
     compute_cached,
     load_cached,
     normalized_params,
+    pixel_reference,
     quality_on_axes,
     save,
     status_of,
+    stored_pixel_reference,
     submit,
 )
+from mnist_core.embeddings.fast import read_progress
 
 __all__ = [
     "DEFAULT_PARAMS", "EMBED_SPLITS", "MAX_PCA_COMPONENTS", "METHODS", "QUALITY_SAMPLE",
     "UMAP_METRICS", "EmbeddingRequest", "EmbeddingResult", "PCAResult", "cluster_quality",
     "compute", "compute_cached", "images_at", "import_umap", "load_cached",
     "normalized_params", "pca", "quality_on_axes", "save", "split_arrays", "status_of", "submit",
-    "umap_embedding",
+    "umap_embedding", "UMAP_STAGES", "pixel_reference", "read_progress", "stored_pixel_reference",
 ]  # fmt: skip

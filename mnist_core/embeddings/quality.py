@@ -51,8 +51,9 @@ def cluster_quality(
 
     result: dict[str, Any] = {"knn_accuracy": knn_accuracy(coords[idx])}
     result["knn_accuracy_pixels"] = (
-        knn_accuracy(as_float(pixels[idx])) if pixels is not None else None
-    )
+        pixel_knn_accuracy(pixels, labels, sample=sample, seed=seed) if pixels is not None
+        else None
+    )  # fmt: skip
     n_labels = len(np.unique(labels[idx]))
     result["silhouette"] = (
         float(silhouette_score(coords[idx], labels[idx])) if 1 < n_labels < len(idx) else None
@@ -70,3 +71,20 @@ def cluster_quality(
     result["sample"] = int(len(idx))
     return result
 
+
+
+def pixel_knn_accuracy(pixels: np.ndarray, labels: np.ndarray, *, sample: int = QUALITY_SAMPLE,
+                       seed: int = 0) -> float:  # fmt: skip
+    """:func:`cluster_quality`'s ``knn_accuracy_pixels``: the same seeded sample and folds,
+    on the raw pixels."""
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    rng = np.random.default_rng(seed)
+    idx = np.sort(rng.choice(len(labels), size=min(sample, len(labels)), replace=False))
+    counts = np.bincount(labels[idx])
+    folds = int(min(5, counts[counts > 0].min()))
+    cv = StratifiedKFold(n_splits=max(folds, 2), shuffle=True, random_state=seed)
+    scores = cross_val_score(KNeighborsClassifier(n_neighbors=5), as_float(pixels[idx]),
+                             labels[idx], cv=cv)  # fmt: skip
+    return float(scores.mean())

@@ -26,16 +26,19 @@ from mnist_core.embeddings.compute import (
     EMBED_SPLITS,
     MAX_PCA_COMPONENTS,
     METHODS,
+    check_parallel,
     check_umap_params,
     pca,
     split_arrays,
     umap_embedding,
 )
-from mnist_core.embeddings.quality import cluster_quality
+from mnist_core.embeddings.fast import graph_key
+from mnist_core.embeddings.quality import cluster_quality, pixel_knn_accuracy
 
 DEFAULT_PARAMS = {
     "pca": {"n_components": MAX_PCA_COMPONENTS, "seed": 0},
-    "umap": {"n_neighbors": 15, "min_dist": 0.001, "metric": "euclidean", "pca_dims": 50, "seed": 0},
+    "umap": {"n_neighbors": 15, "min_dist": 0.001, "metric": "euclidean", "pca_dims": 50, "seed": 0,
+             "parallel": False},
 }
 
 
@@ -63,7 +66,10 @@ class EmbeddingRequest:
     @property
     def key(self) -> str:
         """Cache key: fingerprint, method, split and a hash of the parameters."""
-        blob = json.dumps(self.params, sort_keys=True).encode()
+        params = dict(self.params)
+        if params.get("parallel") is False:
+            del params["parallel"]  # the default: the keys of earlier results stay valid
+        blob = json.dumps(params, sort_keys=True).encode()
         digest = hashlib.sha256(blob).hexdigest()[:12]
         return f"{self.fingerprint[:16]}-{self.method}-{self.split}-{digest}"
 
@@ -96,6 +102,7 @@ def normalized_params(method: str, params: dict) -> dict:
         )
     if method == "umap":
         check_umap_params(params["n_neighbors"], params["min_dist"], params["metric"])
+        check_parallel(params["parallel"])
         if params["pca_dims"] is not None and not 2 <= params["pca_dims"] <= MAX_PCA_COMPONENTS:
             raise ValueError(
                 f"pca_dims must be None or in 2..{MAX_PCA_COMPONENTS}; got {params['pca_dims']}."
@@ -122,9 +129,13 @@ class EmbeddingResult:
     seconds: float
     extras: dict = field(default_factory=dict)
 def compute(
-    request: EmbeddingRequest, dataset, *, on_stage: Callable[[str], None] = lambda s: None
+    request: EmbeddingRequest, dataset, *, on_stage: Callable[[str], None] = lambda s: None,
+    on_progress: Callable[[dict], None] = lambda p: None, pixel_reference: bool = True,
 ) -> EmbeddingResult:
-    """Compute the embedding ``request`` names on ``dataset`` (no cache involved)."""
+    """Compute the embedding ``request`` names on ``dataset``. Only the neighbour graph of
+    a UMAP is kept (see :mod:`.fast`). Without ``pixel_reference`` the quality's pixel-space
+    k-NN accuracy is the stored one of this data and split, or None (see
+    :func:`pixel_reference`)."""
     if dataset.fingerprint != request.fingerprint:
         raise ValueError(
             f"{request.dataset}: the data changed since the request was made "
@@ -144,10 +155,16 @@ def compute(
             "mean": result.mean,
         }
     else:
-        coords = umap_embedding(images, on_stage=on_stage, **params)
+        key = graph_key(request.fingerprint, request.split, params["n_neighbors"],
+                        params["metric"], params["pca_dims"], params["parallel"])
+        coords = umap_embedding(images, on_stage=on_stage, on_progress=on_progress,
+                                graph_key=key, **params)  # fmt: skip
     seconds = time.perf_counter() - start
     on_stage("measuring cluster quality")
-    quality = cluster_quality(coords[:, :2], labels, pixels=images, seed=0)
+    quality = cluster_quality(coords[:, :2], labels, pixels=images if pixel_reference else None,
+                              seed=0)  # fmt: skip
+    if not pixel_reference:
+        quality["knn_accuracy_pixels"] = stored_pixel_reference(request)
     return EmbeddingResult(coords, labels, indices, splits, quality, seconds, extras)
 
 
@@ -182,17 +199,54 @@ def load_cached(request: EmbeddingRequest) -> EmbeddingResult | None:
 
 
 def compute_cached(
-    request: EmbeddingRequest, dataset, *, on_stage: Callable[[str], None] = lambda s: None
+    request: EmbeddingRequest, dataset, *, on_stage: Callable[[str], None] = lambda s: None,
+    on_progress: Callable[[dict], None] = lambda p: None,
 ) -> tuple[EmbeddingResult, bool]:
-    """``(result, cached)``: the stored result if there is one, else computed and stored."""
+    """``(result, cached)``: the stored result if there is one, else computed and stored.
+
+    The result is stored (and readable) before the pixel-space reference of its quality is
+    measured, when that is not known yet for this data and split (seconds on MNIST): it is
+    measured afterwards, kept once per data and split, and written into the result too."""
     cached = load_cached(request)
     if cached is not None:
         return cached, True
-    result = compute(request, dataset, on_stage=on_stage)
+    result = compute(request, dataset, on_stage=on_stage, on_progress=on_progress,
+                     pixel_reference=False)  # fmt: skip
     request.directory.mkdir(parents=True, exist_ok=True)
     write_json_atomic(request.directory / "request.json", request.to_json())
     save(result, request.directory)
+    if result.quality.get("knn_accuracy_pixels") is None:
+        on_stage("measuring the pixel-space reference")
+        result.quality["knn_accuracy_pixels"] = pixel_reference(request, dataset)
+        save(result, request.directory)
     return result, False
+
+
+def _reference_path(request: EmbeddingRequest) -> Path:
+    return paths.cache_dir() / "embeddings" / "pixel-knn" / f"{request.fingerprint[:16]}-{request.split}.json"
+
+
+def stored_pixel_reference(request: EmbeddingRequest) -> float | None:
+    """The pixel-space k-NN accuracy of this data and split, if measured before."""
+    try:
+        return float(json.loads(_reference_path(request).read_text())["knn_accuracy_pixels"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def pixel_reference(request: EmbeddingRequest, dataset) -> float:
+    """The k-NN accuracy on raw pixels of the quality sample of this data and split (it
+    does not depend on the method): measured once, then read."""
+    found = stored_pixel_reference(request)
+    if found is not None:
+        return found
+    images, labels, _, _ = split_arrays(dataset, request.split)
+    value = pixel_knn_accuracy(images, labels, seed=0)
+    try:
+        write_json_atomic(_reference_path(request), {"knn_accuracy_pixels": value})
+    except OSError:
+        pass  # a full or read-only disk: measured again next time
+    return value
 
 
 
