@@ -14,9 +14,10 @@ from mnist_core import embeddings, figures
 from mnist_core.data import Dataset
 
 PAGE_STATE = "embeddings_page"
-URL_KEYS = ("method", "split", "pcx", "pcy", "nn", "md", "metric", "pcadims", "seed", "sel")
+URL_KEYS = ("method", "split", "pcx", "pcy", "nn", "md", "metric", "pcadims", "seed", "par",
+            "sel")  # fmt: skip
 _UMAP_ARGS = (("nn", "n_neighbors"), ("md", "min_dist"), ("metric", "metric"),
-              ("pcadims", "pca_dims"), ("seed", "seed"))  # fmt: skip
+              ("pcadims", "pca_dims"), ("seed", "seed"), ("par", "parallel"))  # fmt: skip
 
 
 def page_state(key: str, dataset: Dataset) -> dict:
@@ -77,6 +78,10 @@ def _typed_umap(given: dict[str, str]) -> dict:
                 typed[name] = int(text)
             elif name == "min_dist":
                 typed[name] = float(text)
+            elif name == "parallel":
+                if text not in ("0", "1"):
+                    raise ValueError
+                typed[name] = text == "1"
             elif name == "pca_dims":
                 typed[name] = None if text in ("", "none", "None") else int(text)
             else:
@@ -95,6 +100,8 @@ def write_url(state: dict, request: embeddings.EmbeddingRequest) -> None:
         p = request.params
         wanted.update(nn=p["n_neighbors"], md=p["min_dist"], metric=p["metric"],
                       pcadims=p["pca_dims"] or "none", seed=p["seed"])  # fmt: skip
+        if p.get("parallel"):
+            wanted["par"] = 1
     selection = selection_for(state, request)
     if selection and selection["shapes"]:
         wanted["sel"] = figures.embeddings.shapes_to_text(selection["shapes"])

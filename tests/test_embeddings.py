@@ -63,7 +63,7 @@ def test_umap_is_deterministic_with_a_seed_and_separates_blobs():
     again = embeddings.umap_embedding(x, n_neighbors=10, pca_dims=None, seed=1)
     assert first.shape == (240, 2) and first.dtype == np.float32
     np.testing.assert_allclose(first, again)
-    assert stages == ["importing umap", "UMAP of 240 points (nearest neighbours, then layout)"]
+    assert stages == ["importing umap", "UMAP layout of 240 points"]
     quality = embeddings.cluster_quality(first, labels)
     assert quality["purity_mean"] > 0.99 and quality["knn_accuracy"] > 0.99
     # umap was imported without TensorFlow.
@@ -79,7 +79,7 @@ def test_umap_is_deterministic_with_a_seed_and_separates_blobs():
          "Unknown metric 'hamming'; pass one of euclidean, cosine, manhattan, correlation."),
         ({"pca_dims": 1}, "pca_dims must be None or in 2..50; got 1."),
         ({"neighbours": 5},
-         "Unknown umap parameter neighbours; valid: n_neighbors, min_dist, metric, pca_dims, seed."),
+         "Unknown umap parameter neighbours; valid: n_neighbors, min_dist, metric, pca_dims, seed, parallel."),
     ],
 )  # fmt: skip
 def test_umap_parameters_are_checked_when_requested(params, message):

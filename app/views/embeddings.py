@@ -90,7 +90,7 @@ def umap_form(state: dict) -> dict:
     """UMAP parameters; applied (and the job started) when the form is submitted."""
     applied = state["umap"]
     with st.form("umap_form"):
-        c1, c2, c3, c4, c5 = st.columns(5)
+        c1, c2, c3, c4, c5, c6 = st.columns(6)
         n_neighbors = c1.slider("n_neighbors", 2, 200, applied["n_neighbors"])
         min_dist = c2.number_input(
             "min_dist", 0.0, 1.0, float(applied["min_dist"]), step=0.01, format="%.3f"
@@ -101,10 +101,18 @@ def umap_form(state: dict) -> dict:
         )
         use_pca = c4.checkbox("PCA to 50 first", value=applied["pca_dims"] is not None)
         seed = c5.number_input("seed", 0, 2**31 - 1, int(applied["seed"]), step=1)
+        parallel = c6.checkbox(
+            "parallel (not reproducible)", value=bool(applied.get("parallel")),
+            help="umap-learn's parallel layout on all cores: quicker where there is more "
+            "than one core, but the seed is not used and each run differs.",
+        )  # fmt: skip
+        st.caption("Changing only min_dist or the seed reuses the neighbour graph: seconds, "
+                   "not a minute.")
         if st.form_submit_button("Compute UMAP", type="primary"):
             state["umap"] = {
                 "n_neighbors": int(n_neighbors), "min_dist": float(min_dist), "metric": metric,
                 "pca_dims": 50 if use_pca else None, "seed": int(seed),
+                "parallel": bool(parallel),
             }  # fmt: skip
             state["umap_go"] = True
     return state["umap"]
@@ -129,12 +137,32 @@ def job_progress(request: embeddings.EmbeddingRequest) -> None:
     if not status.active:
         st.rerun(scope="app")
     since = status.started or status.submitted or time.time()
+    report = embeddings.read_progress(request.directory)
+    st.progress(job_fraction(report), text=plain(progress_text(report, status.stage)))
     st.info(
         f"Computing {request.method.upper()} of the {request.split} split in the background: "
         f"{status.stage or 'starting'} ({time.time() - since:.0f} s). "
         "Other pages stay usable; this page updates by itself.",
         icon=":material/hourglass_top:",
     )
+
+
+def job_fraction(report: dict | None) -> float:
+    """The job's share done, from its last progress report (0 before the first)."""
+    try:
+        return min(1.0, max(0.0, float(report["fraction"]))) if report else 0.0
+    except (KeyError, TypeError, ValueError):
+        return 0.0
+
+
+def progress_text(report: dict | None, stage: str) -> str:
+    """``Stage 3 of 4: layout epochs, 120 of 200`` (or the job's stage before a report)."""
+    if not report or not {"stage", "stages", "name"} <= set(report):
+        return stage or "starting"
+    text = f"Stage {report['stage']} of {report['stages']}: {report['name']}"
+    if report.get("total", 1) > 1:
+        text += f", {report.get('done', 0):,} of {report['total']:,}"
+    return text
 
 
 # --------------------------------------------------------------------------- showing
@@ -247,9 +275,14 @@ def cluster_quality(
               help=f"5-nearest-neighbour classifier, 5-fold cross-validated on {q['sample']:,} "
               f"points of the {axes_name} layout: how well it alone predicts the "
               "label.")  # fmt: skip
-    if q.get("knn_accuracy_pixels") is not None:
-        st.metric("same, in pixel space", f"{q['knn_accuracy_pixels']:.1%}",
+    pixels = q.get("knn_accuracy_pixels")
+    if pixels is None:  # measured after the embedding was stored: read it when it is there
+        pixels = embeddings.stored_pixel_reference(request)
+    if pixels is not None:
+        st.metric("same, in pixel space", f"{pixels:.1%}",
                   help="The same classifier on the raw pixels of the same points, for reference.")
+    else:
+        st.caption("The same classifier in pixel space is being measured…")
     if q.get("silhouette") is not None:
         st.metric("silhouette", f"{q['silhouette']:.3f}",
                   help=f"From -1 to 1, in {axes_name}: how much closer points are to their own "
