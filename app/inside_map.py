@@ -16,6 +16,7 @@ from functools import partial
 import numpy as np
 import streamlit as st
 
+from app.page_state import keep_value
 from app.text import plain
 from mnist_core import figures, inside, runs
 from mnist_core.data import Dataset
@@ -31,7 +32,8 @@ ANCHOR = "one-digit-layer-by-layer"  # the layer view's heading, where a chosen 
 
 
 def map_section(record: runs.RunRecord, model: inside.InsideModel, dataset: Dataset) -> None:
-    """Drawn as a fragment: a selection or a page of the gallery reruns only this."""
+    """Not a fragment: "Open in model view" sets the layer view's widgets, which a
+    fragment's rerun cannot (the browser sends their old values back)."""
     st.subheader("The model's map of the data")
     st.caption("Each test digit placed by UMAP (2-D, seeded) twice: by its raw pixels, and "
                "by the values of the model's last hidden layer, the space its answer is read "
@@ -62,7 +64,7 @@ def _map_or_wait(record: runs.RunRecord, request: model_map.MapRequest, n: int):
         st.error(plain(status.error or "Computing the map failed."), icon=":material/error:")
         retry = st.button("Retry", key=f"map-retry-{request.key}", icon=":material/refresh:")
         if retry and _submit(record, retry=True) is not None:
-            st.rerun(scope="fragment")
+            st.rerun()
     elif status.state is None:
         st.button("Compute the map", key=f"map-go-{request.key}", icon=":material/scatter_plot:",
                   type="primary", on_click=_submit, args=(record,),
@@ -308,17 +310,17 @@ def _chosen_digit(record: runs.RunRecord, state: dict, result: model_map.ModelMa
     text.markdown(plain(f"Test digit #{row:,} · labelled {label}{said}"))
     if state.get("opened") == row:
         button.markdown(f"[↑ Shown layer by layer above](#{ANCHOR})")
-    elif button.button("Open in model view", key="inside-map-open", icon=":material/neurology:",
-                       on_click=_open, args=(row,),
-                       help="Show this digit layer by layer in the section above."):  # fmt: skip
-        st.rerun(scope="app")
+    else:
+        button.button("Open in model view", key="inside-map-open", icon=":material/neurology:",
+                      on_click=_open, args=(row,),
+                      help="Show this digit layer by layer in the section above.")  # fmt: skip
 
 
 def _open(row: int) -> None:
-    """Show test digit ``row`` in the layer-by-layer view (its widgets' own keys, set
-    before the page is drawn again)."""
+    """Show test digit ``row`` in the layer-by-layer view: its widgets' values (set in a
+    callback, before the page is drawn again) and the copies the page keeps of them."""
     st.session_state["inside_source"] = "test"
     st.session_state["inside_index"] = int(row)
-    st.query_params["source"] = "test"
-    st.query_params["index"] = str(int(row))
+    keep_value("inside_source", "test", url="source")
+    keep_value("inside_index", int(row), url="index")
     st.session_state[STATE]["opened"] = int(row)

@@ -46,7 +46,7 @@ def render(active: ActiveDataset) -> None:
         st.fragment(draw_section)(record, model, dataset)
         st.fragment(layers_section)(record, model, dataset, None, with_drawing=False)
     weights_section(record, model)
-    st.fragment(map_section)(record, model, dataset)
+    map_section(record, model, dataset)
     code_section(record)
     kaggle_section(record, model)
 
