@@ -1,8 +1,11 @@
-"""Embeddings on full MNIST (issue: embeddings).
+"""Embeddings on full MNIST (issues: embeddings, speed).
 
-Targets: PCA to 50 dimensions of 70,000 images < 5 s; UMAP of 70,000 images within 1.2x
-the time of plain umap-learn on the same input and parameters (both run here, side by
-side); opening an already computed embedding draws the chart < 2 s on the server.
+Targets: PCA to 50 dimensions of 70,000 images < 5 s; UMAP of all 70,000, click to chart
+(a background job in a fresh worker, as the page starts it) <= 0.6x a plain umap-learn
+script run cold in a fresh process on the same input and parameters; changing only
+min_dist then reuses the neighbour graph (<= 15 s); PCA of 70,000, Embeddings page open to
+chart <= 4 s cold and <= 1 s cached; opening an already computed embedding draws the chart
+< 2 s on the server. ``--quick`` embeds the 10,000 test digits instead of all 70,000.
 """
 
 from __future__ import annotations
@@ -33,6 +36,98 @@ def bench_pca(images) -> tuple[Row, object]:
     row = Row("PCA to 50 dims, 70,000 images", ours, target="< 5", reference=plain,
               reference_name="sklearn PCA")
     return row, embeddings.pca(images, n_components=50).coords
+
+
+_PLAIN_UMAP = textwrap.dedent(
+    """
+    import sys, time
+    start = time.perf_counter()
+    import numpy as np
+    from sklearn.decomposition import PCA
+    import umap
+    with np.load(sys.argv[1]) as f:
+        x = np.concatenate([f["x_train"], f["x_test"]]) if sys.argv[2] == "all" else f["x_test"]
+    x = x.reshape(len(x), -1).astype("float32") / 255
+    x = PCA(50, svd_solver="randomized", random_state=0).fit_transform(x)
+    umap.UMAP(n_neighbors=15, min_dist=0.001, random_state=0).fit_transform(x)
+    print(time.perf_counter() - start)
+    """
+)
+
+
+def _job_seconds(dataset, split: str, params: dict) -> float:
+    """Submit the embedding as the page does and wait for its result: click to stored."""
+    from mnist_core import embeddings
+    from mnist_core.runs import jobs
+
+    request = embeddings.EmbeddingRequest("mnist", dataset.fingerprint, "umap", split, params)
+    start = time.perf_counter()
+    embeddings.submit(request)
+    status = jobs.wait(request.directory, timeout=1800, poll=0.1)
+    seconds = time.perf_counter() - start
+    if embeddings.load_cached(request) is None:
+        raise SystemExit(f"the UMAP job did not finish: {status}")
+    return seconds
+
+
+def bench_umap_jobs(dataset, *, quick: bool) -> list[Row]:
+    """Ours (a fresh worker process, numba's on-disk cache filled by an earlier job) vs a
+    plain umap-learn script in a fresh process, then min_dist changed (graph reused), then
+    the parallel layout."""
+    from mnist_core.paths import datasets_dir
+
+    split = "test" if quick else "all"
+    n = 10_000 if quick else 70_000
+    _job_seconds(dataset, "test", {"n_neighbors": 14})  # fills numba's cache, once per machine
+    plain = float(subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", _PLAIN_UMAP, str(datasets_dir() / "mnist.npz"),
+         split], capture_output=True, text=True, cwd=ROOT, timeout=1800, check=True,
+    ).stdout.split()[-1])  # fmt: skip
+    ours = _job_seconds(dataset, split, {})
+    reuse = _job_seconds(dataset, split, {"min_dist": 0.1})
+    parallel = _job_seconds(dataset, split, {"min_dist": 0.1, "parallel": True})
+    return [
+        Row(f"UMAP of {n:,}: click to stored result, fresh worker", ours, target="<= ratio 0.6",
+            reference=plain, reference_name="plain umap-learn, fresh process"),
+        Row(f"same, only min_dist changed (neighbour graph reused)", reuse, target="<= 15"),
+        Row(f"same, parallel layout (not reproducible)", parallel, reference=reuse,
+            reference_name="seeded layout, graph reused"),
+    ]
+
+
+_PCA_PAGE = textwrap.dedent(
+    """
+    import json, sys, time
+    from streamlit.testing.v1 import AppTest
+    def open_page():
+        at = AppTest.from_file(sys.argv[1], default_timeout=300)
+        at.query_params["dataset"] = "mnist"
+        at.query_params["split"] = "all"
+        at.run()
+        start = time.perf_counter()
+        at.switch_page("views/embeddings.py").run()
+        while not at.get("plotly_chart") and time.perf_counter() - start < 300:
+            time.sleep(0.1)
+            at.run()
+        return time.perf_counter() - start, [e.value for e in at.exception]
+    cold, errors = open_page()
+    cached, more = open_page()
+    print(json.dumps({"cold": cold, "cached": cached, "exceptions": errors + more}))
+    """
+)
+
+
+def bench_pca_page() -> list[Row]:
+    """PCA of all 70,000 in a fresh cache: page open to chart, then again (stored result)."""
+    result = subprocess.run([sys.executable, "-c", _PCA_PAGE, APP], capture_output=True,
+                            text=True, cwd=ROOT, timeout=900, check=True)  # fmt: skip
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    if report["exceptions"]:
+        raise SystemExit(f"the Embeddings page failed: {report}")
+    return [
+        Row("PCA of 70,000: Embeddings page open to chart, cold", report["cold"], target="<= 4"),
+        Row("same, result stored (a new session)", report["cached"], target="<= 1"),
+    ]
 
 
 def bench_umap(pca50, *, quick: bool) -> tuple[Row, object, float]:
@@ -121,6 +216,9 @@ def run(*, quick: bool = False) -> list[Row]:
 
     dataset = load_dataset("mnist")
     images = split_arrays(dataset, "all")[0]
+    page_rows = bench_pca_page()  # first: the cache holds no PCA yet
     pca_row, pca50 = bench_pca(images)
+    job_rows = bench_umap_jobs(dataset, quick=quick)
     umap_row, coords, _ = bench_umap(pca50, quick=quick)
-    return [pca_row, umap_row, *bench_open_embedding(dataset, coords, quick=quick)]
+    return [pca_row, *page_rows, *job_rows, umap_row,
+            *bench_open_embedding(dataset, coords, quick=quick)]
