@@ -88,9 +88,9 @@ def test_the_map_has_both_layouts_of_every_test_digit_and_the_run_s_mistakes(map
 def test_the_job_reports_each_step_as_its_stage(mapped_run):
     log = (model_map.map_request(mapped_run).directory / "worker.log").read_text()
     stages = ["loading the dataset", "computing the last hidden layer of 359 test digits",
-              "the model's map, last hidden layer (64 values): UMAP of 359 points",
+              "the model's map, last hidden layer (64 values): ",  # then UMAP's own stages
               "the model's map: measuring its cluster quality",
-              "the raw-pixel map: UMAP of 359 points", "saving the maps"]  # fmt: skip
+              "the raw-pixel map: ", "saving the maps"]  # fmt: skip
     positions = [log.find(stage) for stage in stages]
     assert -1 not in positions and positions == sorted(positions), positions
 
