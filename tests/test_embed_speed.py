@@ -150,3 +150,21 @@ def test_the_page_progress_text_names_the_stage_and_epochs():
     assert progress_text(None, "loading the dataset") == "loading the dataset"
     assert job_fraction(None) == 0.0 and job_fraction({"fraction": "bad"}) == 0.0
     assert job_fraction({"fraction": 3}) == 1.0
+
+
+def test_a_parallel_layout_looks_for_the_seeded_graph_first():
+    x, _ = blobs(n_per_class=30, dims=8)
+    seeded = fast.graph_key("e" * 32, "train", 5, "euclidean", None, False)
+    parallel = fast.graph_key("e" * 32, "train", 5, "euclidean", None, True)
+    progress = fast.Progress(["nearest neighbours"], lambda report: None)
+    progress.start("nearest neighbours")
+    first, reused = fast.neighbour_graph(x, key=[seeded, parallel], n_neighbors=5,
+                                         metric="euclidean", parallel=True, progress=progress)
+    assert not reused and fast.graph_path(parallel).is_file()
+    assert not fast.graph_path(seeded).exists()
+    fast.neighbour_graph(x, key=seeded, n_neighbors=5, metric="euclidean", parallel=False,
+                         progress=progress)  # fmt: skip
+    found, reused = fast.neighbour_graph(x, key=[seeded, parallel], n_neighbors=5,
+                                         metric="euclidean", parallel=True, progress=progress)
+    assert reused
+    np.testing.assert_array_equal(found[0], fast.load_graph(seeded, len(x), 5)[0])

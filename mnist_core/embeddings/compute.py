@@ -74,7 +74,7 @@ def umap_embedding(
     pca_dims: int | None = 50,
     seed: int | None = 0,
     parallel: bool = False,
-    graph_key: str | None = None,
+    graph_key: str | list[str] | None = None,
     on_stage: Callable[[str], None] = lambda stage: None,
     on_progress: Callable[[dict], None] = lambda progress: None,
 ) -> np.ndarray:
@@ -88,7 +88,8 @@ def umap_embedding(
         seed: random state of the layout (the neighbour graph is always seeded with 0).
         parallel: umap-learn's parallel, non-reproducible layout (``random_state=None``,
             all cores); ``seed`` is then not used.
-        graph_key: where to keep the neighbour graph (see :mod:`.fast`); None: not kept.
+        graph_key: where to keep the neighbour graph, or the keys to look under, the last
+            one to keep it in (see :mod:`.fast`); None: not kept.
         on_stage: called with a short description as each stage starts.
         on_progress: called with stage k of n (:data:`UMAP_STAGES`) and its progress.
     """

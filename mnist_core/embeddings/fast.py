@@ -180,15 +180,18 @@ def load_graph(key: str, n_points: int, n_neighbors: int):
     return indices, distances
 
 
-def neighbour_graph(data: np.ndarray, *, key: str | None, n_neighbors: int, metric: str,
-                    parallel: bool, progress: Progress) -> tuple[tuple, bool]:  # fmt: skip
-    """``((indices, distances), reused)``: the stored graph for ``key``, else umap-learn's
-    ``nearest_neighbors`` (seeded with 0 unless ``parallel``), stored when ``key`` is given."""
-    if key is not None:
-        found = load_graph(key, len(data), n_neighbors)
+def neighbour_graph(data: np.ndarray, *, key: str | list[str] | None, n_neighbors: int,
+                    metric: str, parallel: bool, progress: Progress) -> tuple[tuple, bool]:  # fmt: skip
+    """``((indices, distances), reused)``: the graph stored under ``key`` (or the first of
+    a list of keys that has one), else umap-learn's ``nearest_neighbors`` (seeded with 0
+    unless ``parallel``), stored under ``key`` (the last of the list) when given."""
+    keys = [key] if isinstance(key, str) else list(key or [])
+    for candidate in keys:
+        found = load_graph(candidate, len(data), n_neighbors)
         if found is not None:
             progress.update(1, 1, force=True)
             return found, True
+    key = keys[-1] if keys else None
     from sklearn.utils import check_random_state
     from umap.umap_ import nearest_neighbors
 

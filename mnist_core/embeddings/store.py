@@ -155,8 +155,10 @@ def compute(
             "mean": result.mean,
         }
     else:
-        key = graph_key(request.fingerprint, request.split, params["n_neighbors"],
-                        params["metric"], params["pca_dims"], params["parallel"])
+        # A parallel layout reuses a seeded graph when there is one (as good, and known).
+        key = [graph_key(request.fingerprint, request.split, params["n_neighbors"],
+                         params["metric"], params["pca_dims"], parallel)
+               for parallel in dict.fromkeys([False, params["parallel"]])]  # fmt: skip
         coords = umap_embedding(images, on_stage=on_stage, on_progress=on_progress,
                                 graph_key=key, **params)  # fmt: skip
     seconds = time.perf_counter() - start
