@@ -24,7 +24,7 @@ from mnist_core.inside import model_map
 
 STATE = "inside:map"
 MAPS = {"raw": "Raw pixels", "model": "The model's last hidden layer"}
-SHOW = {"all": "all", "mistakes": "mistakes only", "right": "predicted right only"}
+SHOW = {"all": "all", "mistakes": "mistakes only", "right": "right only"}
 URL = ("mapon", "mapsel", "mapshow", "mappage")
 PAGE_SIZE = 50  # digits per gallery page: 5 rows of 10
 COLUMNS = 10
@@ -215,9 +215,10 @@ def _figure(key: str, stamp: float, which: str, token: str, outlines_text: str,
             class_names: tuple, *, _result, _rows, _outlines):  # fmt: skip
     """A map's figure, built once per map and selection and shared read-only."""
     coords = _result.model if which == "model" else _result.raw
+    size = 6 if len(coords) <= 2000 else 3.5  # a few hundred digits: larger markers
     return figures.inside_map.map_figure(coords, _result.labels, _result.predicted,
                                          class_names=class_names, selected=_rows,
-                                         outlines=_outlines)  # fmt: skip
+                                         outlines=_outlines, marker_size=size)  # fmt: skip
 
 
 def _selected(chart_key: str, which: str, n: int) -> None:
@@ -246,7 +247,7 @@ def _gallery(record: runs.RunRecord, state: dict, result: model_map.ModelMap,
     where = "the model's map" if state["on"] == "model" else "the raw-pixel map"
     st.markdown(f"**{len(rows):,} digits selected on {where}**, {int(wrong.sum()):,} of them "
                 "mistakes.")  # fmt: skip
-    left, middle, right = st.columns([2, 1, 3], vertical_alignment="bottom")
+    left, middle, right = st.columns([3, 1, 3], vertical_alignment="bottom")
     if "inside_map_show" not in st.session_state:
         st.session_state["inside_map_show"] = state["show"]
     show = left.segmented_control("Show", list(SHOW), format_func=SHOW.get, required=True,
