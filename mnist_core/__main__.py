@@ -54,6 +54,7 @@ def _cmd_embed(args: argparse.Namespace) -> dict:
         params = {
             "n_neighbors": args.n_neighbors, "min_dist": args.min_dist, "metric": args.metric,
             "pca_dims": None if args.no_pca else 50, "seed": args.seed,
+            "parallel": args.parallel,
         }  # fmt: skip
     request = embeddings.EmbeddingRequest(
         args.dataset, dataset.fingerprint, args.method, args.split, params
@@ -307,6 +308,8 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--min-dist", type=float, default=0.001, help="UMAP (default 0.001)")
     embed.add_argument("--metric", default="euclidean", help="UMAP (default euclidean)")
     embed.add_argument("--no-pca", action="store_true", help="UMAP on raw pixels, no PCA to 50")
+    embed.add_argument("--parallel", action="store_true",
+                       help="UMAP: a parallel layout on every core, faster but not reproducible")
     _backend_options(embed, "where it is computed: here (local) or as a job on a Ray cluster")
     embed.set_defaults(run=_cmd_embed)
 

@@ -126,8 +126,9 @@ def test_figures_package_holds_modules_only_and_imports_no_engine():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, check=True).stdout.splitlines()  # fmt: skip
     assert out[0] == "[]"
-    assert out[1] == str(sorted(["data", "digits", "embeddings", "evaluation", "inside", "runs",
-                                 "selection", "studies", "style", "training"]))  # fmt: skip
+    assert out[1] == str(sorted(["data", "digits", "embeddings", "evaluation", "inside",
+                                 "inside_map", "runs", "selection", "studies", "style",
+                                 "training"]))  # fmt: skip
     assert not hasattr(figures, "digit_grid_figure") and not hasattr(figures, "confusion_figure")
 
 
