@@ -11,8 +11,9 @@ import streamlit as st
 
 from app import loaders
 from app.page_state import remember, restore
+from app.run_picker import SELECTED_RUN, asked_run, best_run
+from app.run_picker import run_picker as shared_picker
 from app.text import plain
-from app.views.evaluate import SELECTED_RUN, best_run, literal
 from mnist_core import inside, runs
 from mnist_core.data import Dataset, DatasetError
 
@@ -31,11 +32,8 @@ def run_picker(records: list[runs.RunRecord], active: Dataset) -> runs.RunRecord
     Embeddings page) opens a run trained on the active dataset, whose digit it is.
     Kept for the session and in the URL."""
     by_id = {r.run_id: r for r in records}
-    asked = st.query_params.get("run") or None
-    if asked is not None and asked not in by_id:
-        st.warning(f"Run {literal(asked)} has no trained model to show (it does not exist, or "
-                   "has not finished); showing another run.")  # fmt: skip
-    digit_link = asked is None and "source" in st.query_params
+    asked = asked_run(records, missing="has no trained model to show")
+    digit_link = not st.query_params.get("run") and "source" in st.query_params
     models = ([r for r in records if r.kind == "train" and r.fingerprint == active.fingerprint]
               or [r for r in records if r.kind == "train"])  # fmt: skip
     best = best_run(models or records)  # a baseline only when asked for by name
@@ -46,29 +44,7 @@ def run_picker(records: list[runs.RunRecord], active: Dataset) -> runs.RunRecord
     if digit_link and by_id[shown].fingerprint != active.fingerprint:
         st.warning("No finished run was trained on the dataset of that digit; its index is "
                    "read in this run's own dataset.")  # fmt: skip
-    labels = runs.distinguishing_labels(records)
-
-    def label(run_id: str) -> str:
-        r = by_id[run_id]
-        parts = [labels[run_id], r.dataset_name]
-        if r.summary and r.summary.test_accuracy is not None:
-            parts.append(f"{r.summary.test_accuracy:.2%}")
-        if r.state != "done":
-            parts.append(r.state)
-        return " · ".join(parts)
-
-    st.session_state[PICKER] = shown
-    st.selectbox("Run", list(by_id), format_func=label, key=PICKER, on_change=_picked,
-                 help="Runs with test results, labelled by name and what differs between "
-                 "runs of the same name; then dataset and test accuracy.")  # fmt: skip
-    st.session_state[SELECTED_RUN] = shown
-    st.query_params["run"] = shown
-    return by_id[shown]
-
-
-def _picked() -> None:
-    st.session_state[SELECTED_RUN] = st.session_state[PICKER]
-    st.query_params["run"] = st.session_state[PICKER]
+    return shared_picker(records, shown, key=PICKER)
 
 
 def source_choice() -> str:

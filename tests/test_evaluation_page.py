@@ -111,7 +111,7 @@ def test_a_link_to_an_unknown_run_says_so_as_plain_text(two_runs):
 
 
 def test_literal_is_a_code_span_whatever_the_backticks():
-    from app.views.evaluate import literal
+    from app.run_picker import literal
 
     assert literal("plain") == "`plain`"
     assert literal("a`b") == "``a`b``"
@@ -147,3 +147,30 @@ def test_statistics_read_like_caret_with_no_none_or_nan(finished_run):
                                          "Neg Pred Value"]  # fmt: skip
     cells = [*overall["Value"], *per_class.to_numpy().ravel()]
     assert not any(c in ("None", "nan", "") or "e+" in c for c in cells)
+
+
+def _model_view_links(at: AppTest) -> list[str]:
+    return [link.proto.query_string for link in at.get("page_link")
+            if link.proto.label == "Open in model view"]  # fmt: skip
+
+
+def test_a_likely_label_error_opens_in_the_model_view(finished_run):
+    at = _evaluation_page()
+    assert not at.exception
+    ev = evaluation.evaluate_run(runs.open_run(finished_run.name))
+    errors = ev.label_errors["index"].to_numpy()
+    assert len(errors) >= 2
+    query = f"source=test&index={{}}&run={finished_run.name}"
+    # The mistakes' link and the label errors' link (the first error until one is clicked).
+    assert query.format(errors[0]) in _model_view_links(at)
+    assert f"Test image #{errors[0]:,} · given / model" in " ".join(t.value for t in at.text)
+    # A click on the second error (what the chart keeps under its key) moves the link to it.
+    from mnist_core.figures.digits import _CELLS_TRACE
+
+    at.session_state["label_errors"] = {"selection": {"points": [
+        {"curve_number": _CELLS_TRACE, "point_index": 1}]}}  # fmt: skip
+    at.run()
+    assert not at.exception
+    links = _model_view_links(at)
+    assert links[-1] == query.format(errors[1])  # the label errors come last on the page
+    assert f"Test image #{errors[1]:,} · given / model" in " ".join(t.value for t in at.text)

@@ -7,13 +7,13 @@ the likely label errors.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import streamlit as st
 
 from app import run_cache
 from app.inside_links import model_view_link
+from app.run_picker import SELECTED_RUN, asked_run, best_run
+from app.run_picker import run_picker as shared_picker
 from app.sidebar import ActiveDataset, active_dataset
 from app.text import plain
 from mnist_core import evaluation, figures, runs
@@ -22,8 +22,6 @@ from mnist_core.evaluation import RunEvaluation, tables
 NORMALIZATION_LABELS = {"true": "by true class", "pred": "by predicted class", "all": "of all",
                         "none": "counts only"}  # fmt: skip
 GALLERY_MAX = 100
-# The run a user is looking at, shared with the Builder and Runs pages (and ?run= in the URL).
-SELECTED_RUN = "selected_run"
 PICKER = "eval_run"
 
 
@@ -55,58 +53,14 @@ def render(active: ActiveDataset) -> None:
     label_errors_section(ev)
 
 
-def best_run(records: list[runs.RunRecord]) -> runs.RunRecord:
-    """The run with the highest test accuracy among those that finished or were stopped
-    (a stopped run was evaluated like a finished one); any evaluated run when none did."""
-    finished = [r for r in records if r.state in ("done", "stopped")] or records
-    return max(finished, key=lambda r: r.summary.test_accuracy if r.summary else -1.0)
-
-
 def run_picker(records: list[runs.RunRecord]) -> runs.RunRecord:
     """The run to show: ``?run=``, else the run the user was looking at on another page,
     else the best finished run. Kept for the session and in the URL."""
-    by_id = {r.run_id: r for r in records}
-    asked = st.query_params.get("run") or None
-    if asked is not None and asked not in by_id:
-        st.warning(f"Run {literal(asked)} has no test results to show (it does not exist, or "
-                   "has not finished); showing another run.")  # fmt: skip
-    shown = next(
-        (c for c in (asked, st.session_state.get(SELECTED_RUN)) if c in by_id),
-        best_run(records).run_id,
-    )
-    labels = runs.distinguishing_labels(records)
-
-    def label(run_id: str) -> str:
-        r = by_id[run_id]
-        parts = [labels[run_id], r.dataset_name]
-        if r.summary and r.summary.test_accuracy is not None:
-            parts.append(f"{r.summary.test_accuracy:.2%}")
-        if r.state != "done":
-            parts.append(r.state)
-        return " · ".join(parts)
-
-    # The picker shows ``shown``; a pick goes to the session and the URL before the rerun.
-    st.session_state[PICKER] = shown
-    st.selectbox("Run", list(by_id), format_func=label, key=PICKER, on_change=_picked,
-                 help="Runs with test results, labelled by name and what differs between "
-                 "runs of the same name; then dataset and test accuracy.")  # fmt: skip
-    st.session_state[SELECTED_RUN] = shown
-    st.query_params["run"] = shown
-    return by_id[shown]
-
-
-def literal(text: object) -> str:
-    """``text`` as a Markdown code span: shown exactly as typed, never as a link, an image
-    or a directive (a fence longer than any run of backticks in it)."""
-    text = " ".join(str(text).split())
-    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
-def _picked() -> None:
-    st.session_state[SELECTED_RUN] = st.session_state[PICKER]
-    st.query_params["run"] = st.session_state[PICKER]
+    asked = asked_run(records, missing="has no test results to show")
+    ids = {r.run_id for r in records}
+    shown = next((c for c in (asked, st.session_state.get(SELECTED_RUN)) if c in ids),
+                 best_run(records).run_id)  # fmt: skip
+    return shared_picker(records, shown, key=PICKER)
 
 
 def headline(ev: RunEvaluation) -> None:
@@ -250,7 +204,13 @@ def label_errors_section(ev: RunEvaluation) -> None:
         return
     captions = [f"{names[g]} / {names[m]} {p:.1%}" for g, m, p in
                 zip(errors["given"], errors["model_says"], errors["p_given"])]  # fmt: skip
-    _gallery(ev, errors["index"].to_numpy(), key="label_errors", captions=captions)
+    rows = errors["index"].to_numpy()
+    st.caption("Click a digit to open it in the model view.")
+    picked = _gallery(ev, rows, key="label_errors", captions=captions, clickable=True)
+    index = int(rows[picked or 0])
+    st.text(f"Test image #{index:,} · given / model {captions[picked or 0]}"
+            + ("" if picked is not None else " (the first; click another)"))  # fmt: skip
+    model_view_link("test", index, run_id=ev.run.run_id)
 
 
 def _gallery(ev: RunEvaluation, rows, *, key, captions=None, clickable=False,
