@@ -177,8 +177,12 @@ def test_a_status_naming_an_unrelated_live_pid_is_not_stuck(digits, cache_dir):
             states.transition(record.directory, "running")
         states.update(record.directory, pid=os.getpid(),
                       submitted=time.time() - submitted_ago)  # fmt: skip
+        on_disk = (record.directory / states.STATUS_FILE).read_bytes()
         status = runs.read_status(record.directory)
         assert status.state == "failed", state
+        # Reading a dead worker's run as failed writes nothing: the status file is as it was.
+        assert (record.directory / states.STATUS_FILE).read_bytes() == on_disk
+        assert runs.read_status(record.directory).state == "failed"
         assert status.error.startswith(f"The worker process (pid {os.getpid()}) ")
         assert runs.queue_place(_run(digits).directory).ahead == 0  # not counted in the queue
         runs.delete(record.refresh())  # deletable, as a failed run is
@@ -207,6 +211,22 @@ def test_a_killed_worker_keeps_its_last_epoch_and_can_be_evaluated(digits, cache
     assert record.state == "failed"  # it crashed; its kept model is evaluated all the same
     assert record.evaluated and record.summary.from_checkpoint
     assert record.summary.model_epoch == epoch and record.summary.test_accuracy > 0.5
+
+
+def test_a_crashed_run_offers_its_best_epoch_when_early_stopping_restores_it(digits, cache_dir):
+    restoring = _run(digits, preset="ff64", early_stopping=EarlyStoppingSpec(
+        patience=3, restore_best_weights=True))  # fmt: skip
+    plain_run = _run(digits, preset="ff64")
+    for record in (restoring, plain_run):
+        assert record.checkpoint() is None  # nothing kept yet
+        record.paths.checkpoint_last.write_bytes(b"last")
+        record.note_checkpoint("last", 5)
+        record.paths.checkpoint_best.write_bytes(b"best")
+        record.note_checkpoint("best", 3)
+    assert restoring.checkpoint() == (restoring.paths.checkpoint_best, 3)
+    assert plain_run.checkpoint() == (plain_run.paths.checkpoint_last, 5)
+    restoring.paths.checkpoint_best.unlink()  # best file lost: the last epoch is still there
+    assert restoring.checkpoint() == (restoring.paths.checkpoint_last, 5)
 
 
 def test_a_full_disk_fails_the_run_with_one_sentence_and_no_partial_files(
