@@ -157,7 +157,8 @@ def test_opens_on_the_best_run_with_layers_not_a_baseline(prepared_run, baseline
     assert at.selectbox(key="inside_run").value == prepared_run.run_id
     assert at.query_params["run"] == prepared_run.run_id
     assert [h.value for h in at.subheader] == ["Draw a digit", "One digit, layer by layer",
-                                               "What the first layer learned", "Take it away"]
+                                               "What the first layer learned",
+                                               "The model's map of the data", "Take it away"]
     assert _has(at, "Prediction: draw a digit.")
     assert _has(at, f"{prepared_run.summary.params:,} parameters")
 
