@@ -34,7 +34,7 @@ def test_pca_is_the_exact_solution_up_to_sign():
 def test_the_neighbour_graph_is_kept_and_reused_only_for_its_key():
     x, _ = blobs(n_per_class=60, dims=8)
     reports = []
-    progress = fast.Progress(["nearest neighbours"], reports.append)
+    progress = fast.StagedProgress(["nearest neighbours"], reports.append)
     progress.start("nearest neighbours")
     key = fast.graph_key("f" * 32, "train", 10, "euclidean", 50, False)
     (indices, distances), reused = fast.neighbour_graph(
@@ -65,7 +65,7 @@ def test_a_damaged_graph_file_is_a_miss_and_is_replaced():
     key = fast.graph_key("d" * 32, "train", 5, "euclidean", None, False)
     fast.graph_path(key).parent.mkdir(parents=True, exist_ok=True)
     fast.graph_path(key).write_bytes(b"not an npz")
-    progress = fast.Progress(["nearest neighbours"], lambda report: None)
+    progress = fast.StagedProgress(["nearest neighbours"], lambda report: None)
     progress.start("nearest neighbours")
     _, reused = fast.neighbour_graph(x, key=key, n_neighbors=5, metric="euclidean",
                                      parallel=False, progress=progress)  # fmt: skip
@@ -90,7 +90,7 @@ def test_the_epoch_hook_parses_tqdm_refreshes():
     from tqdm import tqdm
 
     reports = []
-    progress = fast.Progress(["layout epochs"], reports.append)
+    progress = fast.StagedProgress(["layout epochs"], reports.append)
     progress.start("layout epochs")
     for _ in tqdm(range(7), **fast.epoch_tqdm_kwds(progress)):
         pass
@@ -156,7 +156,7 @@ def test_a_parallel_layout_looks_for_the_seeded_graph_first():
     x, _ = blobs(n_per_class=30, dims=8)
     seeded = fast.graph_key("e" * 32, "train", 5, "euclidean", None, False)
     parallel = fast.graph_key("e" * 32, "train", 5, "euclidean", None, True)
-    progress = fast.Progress(["nearest neighbours"], lambda report: None)
+    progress = fast.StagedProgress(["nearest neighbours"], lambda report: None)
     progress.start("nearest neighbours")
     first, reused = fast.neighbour_graph(x, key=[seeded, parallel], n_neighbors=5,
                                          metric="euclidean", parallel=True, progress=progress)

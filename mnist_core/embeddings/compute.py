@@ -96,7 +96,7 @@ def umap_embedding(
     from mnist_core.embeddings import fast
 
     check_umap_params(n_neighbors, min_dist, metric)
-    progress = fast.Progress(UMAP_STAGES, on_progress)
+    progress = fast.StagedProgress(UMAP_STAGES, on_progress)
     progress.start("PCA pre-reduction")
     data = as_float(x)
     if pca_dims:

@@ -12,7 +12,7 @@ neighbour graph kept per data and neighbourhood, and live progress of every stag
   fingerprint, split, ``n_neighbors``, metric, PCA pre-reduction and parallelism, and
   handed to ``umap.UMAP(precomputed_knn=...)``: changing only ``min_dist`` or the seed
   reuses it.
-- :class:`Progress`: stage k of n with its own fraction; the layout's epochs come from
+- :class:`StagedProgress`: stage k of n with its own fraction; the layout's epochs come from
   umap-learn's tqdm bar (``tqdm_kwds``), NN-descent's iterations from pynndescent's
   verbose lines.
 """
@@ -76,7 +76,7 @@ def enable_numba_cache() -> int:
 # --------------------------------------------------------------------------- progress
 
 
-class Progress:
+class StagedProgress:
     """Reports ``(stage, stages, name, done, total)``: stage k of n, and how far it is."""
 
     def __init__(self, stages: list[str], report: Callable[[dict], None]):
@@ -126,7 +126,7 @@ class _Lines(io.TextIOBase):
 _COUNT = re.compile(r"^(\d+)\s*/\s*(\d+)$")
 
 
-def epoch_tqdm_kwds(progress: Progress) -> dict:
+def epoch_tqdm_kwds(progress: StagedProgress) -> dict:
     """umap-learn's ``tqdm_kwds``: its epoch bar drawn as ``n/total`` into a stream that
     reports each refresh as the layout stage's progress."""
 
@@ -140,7 +140,7 @@ def epoch_tqdm_kwds(progress: Progress) -> dict:
 
 
 @contextlib.contextmanager
-def nn_descent_lines(progress: Progress):
+def nn_descent_lines(progress: StagedProgress):
     """pynndescent's verbose lines (``\\t k / n`` per NN-descent iteration) as progress;
     everything else it prints is kept out of the log."""
 
@@ -181,7 +181,7 @@ def load_graph(key: str, n_points: int, n_neighbors: int):
 
 
 def neighbour_graph(data: np.ndarray, *, key: str | list[str] | None, n_neighbors: int,
-                    metric: str, parallel: bool, progress: Progress) -> tuple[tuple, bool]:  # fmt: skip
+                    metric: str, parallel: bool, progress: StagedProgress) -> tuple[tuple, bool]:  # fmt: skip
     """``((indices, distances), reused)``: the graph stored under ``key`` (or the first of
     a list of keys that has one), else umap-learn's ``nearest_neighbors`` (seeded with 0
     unless ``parallel``), stored under ``key`` (the last of the list) when given."""
@@ -192,10 +192,10 @@ def neighbour_graph(data: np.ndarray, *, key: str | list[str] | None, n_neighbor
             progress.update(1, 1, force=True)
             return found, True
     key = keys[-1] if keys else None
+    import warnings
+
     from sklearn.utils import check_random_state
     from umap.umap_ import nearest_neighbors
-
-    import warnings
 
     with nn_descent_lines(progress), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # numba: "cannot cache nn_descent (dynamic globals)"
