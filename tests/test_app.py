@@ -176,8 +176,9 @@ def test_upload_of_four_idx_files_becomes_one_dataset(tmp_path, cache_dir):
 def _wait_for_jobs(cache_dir, timeout=180):
     from mnist_core.runs import jobs
 
+    # Job folders only: beside them live the kept neighbour graphs and pixel references.
     for directory in (cache_dir / "embeddings").iterdir():
-        if directory.is_dir():
+        if (directory / jobs.JOB_FILE).is_file():
             assert jobs.wait(directory, timeout=timeout).state == "done"
 
 
