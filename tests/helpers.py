@@ -4,7 +4,9 @@ app escaped."""
 from __future__ import annotations
 
 import gzip
+import os
 import struct
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -58,3 +60,18 @@ def as_shown(markdown: str) -> str:
     from app.text import WORD_JOINER
 
     return re.sub(r"\\(.)", r"\1", markdown).replace(WORD_JOINER, "")
+
+
+@contextmanager
+def cache_at(folder: Path):
+    """``MNIST_CACHE_DIR`` pointed at ``folder`` for the block, then put back (for
+    session-scoped fixtures, which cannot use ``monkeypatch``)."""
+    before = os.environ.get("MNIST_CACHE_DIR")
+    os.environ["MNIST_CACHE_DIR"] = str(folder)
+    try:
+        yield folder
+    finally:
+        if before is None:
+            os.environ.pop("MNIST_CACHE_DIR", None)
+        else:
+            os.environ["MNIST_CACHE_DIR"] = before

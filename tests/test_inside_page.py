@@ -25,7 +25,7 @@ from mnist_core.data import load_dataset
 from mnist_core.diskcache import write_json_atomic
 from mnist_core.runs import jobs
 from tests.conftest import ROOT
-from tests.helpers import as_shown
+from tests.helpers import as_shown, cache_at
 
 APP = str(ROOT / "app" / "streamlit_app.py")
 PAGE = "views/inside.py"
@@ -41,19 +41,12 @@ def prepared_run_template(trained_run_template, tmp_path_factory):
     cache = tmp_path_factory.mktemp("inside-cache")
     target = cache / "runs" / trained_run_template.name
     shutil.copytree(trained_run_template, target)
-    before = os.environ.get("MNIST_CACHE_DIR")
-    os.environ["MNIST_CACHE_DIR"] = str(cache)
-    try:
+    with cache_at(cache):
         record = runs.open_run(target.name)
         assert record.paths.onnx.is_file()  # exported at the end of training
         inside.prepare(record)
         assert jobs.wait(record.paths.onnx_job, timeout=600).state == "done"
         assert inside.readiness(record).ready
-    finally:
-        if before is None:
-            os.environ.pop("MNIST_CACHE_DIR", None)
-        else:
-            os.environ["MNIST_CACHE_DIR"] = before
     return target
 
 
@@ -68,20 +61,13 @@ def prepared_run(cache_dir, prepared_run_template) -> runs.RunRecord:
 def baseline_template(tmp_path_factory):
     """A random-forest baseline run on digits, made once per session."""
     cache = tmp_path_factory.mktemp("baseline-cache")
-    before = os.environ.get("MNIST_CACHE_DIR")
-    os.environ["MNIST_CACHE_DIR"] = str(cache)
-    try:
+    with cache_at(cache):
         digits = load_dataset("digits")
         record = runs.create_run(runs.BaselineSpec(sample=300), dataset="digits",
                                  fingerprint=digits.fingerprint, input_shape=(8, 8),
                                  n_classes=10)  # fmt: skip
         runs.start(record)
         assert runs.wait(record.directory, timeout=300).state == "done"
-    finally:
-        if before is None:
-            os.environ.pop("MNIST_CACHE_DIR", None)
-        else:
-            os.environ["MNIST_CACHE_DIR"] = before
     return record.directory
 
 

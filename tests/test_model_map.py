@@ -18,6 +18,7 @@ from mnist_core.data import load_dataset
 from mnist_core.diskcache import write_json_atomic
 from mnist_core.inside import model_map
 from mnist_core.runs import jobs
+from tests.helpers import cache_at
 
 # --------------------------------------------------------------------------- fixtures
 
@@ -28,9 +29,7 @@ def mapped_cache_template(trained_run_template, tmp_path_factory):
     real background job."""
     cache = tmp_path_factory.mktemp("model-map-cache")
     shutil.copytree(trained_run_template, cache / "runs" / trained_run_template.name)
-    before = os.environ.get("MNIST_CACHE_DIR")
-    os.environ["MNIST_CACHE_DIR"] = str(cache)
-    try:
+    with cache_at(cache):
         record = runs.open_run(trained_run_template.name)
         inside.prepare(record)  # the page's own job (its training digits indexed): not here
         assert jobs.wait(record.paths.onnx_job, timeout=600).state == "done"
@@ -38,11 +37,6 @@ def mapped_cache_template(trained_run_template, tmp_path_factory):
         assert status.state in ("queued", "running")
         done = jobs.wait(model_map.map_request(record).directory, timeout=600)
         assert done.state == "done", done.error
-    finally:
-        if before is None:
-            os.environ.pop("MNIST_CACHE_DIR", None)
-        else:
-            os.environ["MNIST_CACHE_DIR"] = before
     return cache
 
 
