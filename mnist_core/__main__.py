@@ -130,11 +130,14 @@ def _spec_from_args(args: argparse.Namespace):
         raise SpecError(f"Unknown preset {args.preset!r}; use one of {', '.join(PRESETS)}.")
     if getattr(args, "epochs", None) is not None:
         spec = with_train(spec, epochs=args.epochs)
+    if getattr(args, "keras_backend", None) is not None:  # checked with the spec's settings
+        spec = with_train(spec, keras_backend=args.keras_backend)
     return spec
 
 
 def _cmd_train(args: argparse.Namespace) -> dict:
     from mnist_core import runs
+    from mnist_core.runs.backend import used_backend
 
     spec = _spec_from_args(args)
     executor = _backend(args)
@@ -179,6 +182,7 @@ def _cmd_train(args: argparse.Namespace) -> dict:
         "test_loss": summary.test_loss if summary else None,
         "seconds": round(time.perf_counter() - start, 3),
         **({"error": status.error} if status.error else {}),
+        **{k: v for k, v in (used_backend(record) or {}).items() if k in ("backend", "device")},
     }
     if status.state not in ("done", "stopped"):
         # The JSON still goes to stdout (the run exists and can be inspected); the sentence
@@ -322,6 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--spec", help="a model spec JSON file")
     train.add_argument("--dataset", default="mnist", help="a named dataset or a path (default mnist)")
     train.add_argument("--epochs", type=int, help="override the spec's epochs")
+    train.add_argument("--keras-backend", help="auto (the default: JAX for dense layers, "
+                       "TensorFlow for convolutions), tensorflow or jax")  # fmt: skip
     _backend_options(train, "where the run trains: local or a Ray cluster")
     train.set_defaults(run=_cmd_train)
 

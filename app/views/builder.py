@@ -298,6 +298,7 @@ def training_settings() -> TrainSpec:
     optimizer = st.session_state.get(f"T{v}_optimizer", t.optimizer)
     if optimizer == "sgd":
         shown += [TRAIN_FIELDS["momentum"], TRAIN_FIELDS["nesterov"]]
+    shown.append(TRAIN_FIELDS["keras_backend"])  # auto: by the layers (mnist_core.runs.backend)
     current = {**vars(t), "learning_rate": t.effective_learning_rate}
     values = {**vars(t), **_field_lines(shown, lambda f: f"T{v}_{f.name}", lambda f: current[f.name])}
     for name, label, kind, fields in (

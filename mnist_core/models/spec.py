@@ -25,7 +25,7 @@ from mnist_core.models.fields import Field, SpecError, shown
 from mnist_core.models.layers import LAYER_TYPES
 
 __all__ = [
-    "DEFAULT_LEARNING_RATES", "EARLY_STOPPING_FIELDS", "MAX_LAYERS", "MONITORS", "OPTIMIZERS", "REDUCE_LR_FIELDS", "TRAIN_FIELDS", "EarlyStoppingSpec", "LayerSpec",
+    "DEFAULT_LEARNING_RATES", "EARLY_STOPPING_FIELDS", "KERAS_BACKENDS", "MAX_LAYERS", "MONITORS", "OPTIMIZERS", "REDUCE_LR_FIELDS", "TRAIN_FIELDS", "EarlyStoppingSpec", "LayerSpec",
     "ModelSpec", "ReduceLRSpec", "SpecError", "TrainSpec", "name_problem",
 ]  # fmt: skip
 
@@ -38,6 +38,8 @@ MAX_LAYERS = 100
 MAX_NAME_LENGTH = 100
 MAX_URL_JSON_BYTES = 256 * 1024  # a link's spec, decompressed; 100 layers need ~10 KB
 MAX_SEED = 2**32 - 1  # what NumPy's and Keras's seeding accept
+# Which Keras backend trains the run; "auto" picks by the layers (mnist_core.runs.backend).
+KERAS_BACKENDS = ("auto", "tensorflow", "jax")
 
 TRAIN_FIELDS: dict[str, Field] = {f.name: f for f in (
     Field("optimizer", "choice", "adam", choices=OPTIMIZERS, subject="The optimizer"),
@@ -55,6 +57,10 @@ TRAIN_FIELDS: dict[str, Field] = {f.name: f for f in (
           label="validation split", subject="The validation split",
           help="Share of the training images held out for validation (0: none)."),
     Field("seed", "int", 0, low=0, high=MAX_SEED, step=1, subject="The seed"),
+    Field("keras_backend", "choice", "auto", choices=KERAS_BACKENDS, label="Keras backend",
+          subject="The Keras backend",
+          help="auto: JAX for dense layers, TensorFlow for convolutions (faster on this "
+               "machine's CPU, as measured); the run records the one it used."),
 )}  # fmt: skip
 EARLY_STOPPING_FIELDS: dict[str, Field] = {f.name: f for f in (
     Field("monitor", "choice", "val_loss", choices=MONITORS, subject="Early stopping monitor"),
@@ -146,7 +152,8 @@ class ReduceLRSpec:
 @dataclass(frozen=True)
 class TrainSpec:
     """How to train. ``learning_rate`` None means the optimizer's Keras default;
-    ``validation_split`` 0 means no validation data. Ranges: :data:`TRAIN_FIELDS`."""
+    ``validation_split`` 0 means no validation data; ``keras_backend`` "auto" lets the run
+    choose by its layers (:mod:`mnist_core.runs.backend`). Ranges: :data:`TRAIN_FIELDS`."""
 
     optimizer: str = "adam"
     learning_rate: float | None = None
@@ -156,6 +163,7 @@ class TrainSpec:
     epochs: int = 5
     validation_split: float = 0.2
     seed: int = 0
+    keras_backend: str = "auto"  # one of KERAS_BACKENDS
     early_stopping: EarlyStoppingSpec | None = None
     reduce_lr: ReduceLRSpec | None = None
 
@@ -175,8 +183,11 @@ class ModelSpec:
     name: str = "custom"
 
     def to_json(self) -> dict:
+        train = asdict(self.train)
+        if train["keras_backend"] == "auto":  # the default stays out: specs and links as before
+            del train["keras_backend"]
         return {"name": self.name, "layers": [layer.to_json() for layer in self.layers],
-                "train": asdict(self.train)}  # fmt: skip
+                "train": train}  # fmt: skip
 
     @classmethod
     def from_json(cls, data: Any) -> ModelSpec:

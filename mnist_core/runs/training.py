@@ -14,11 +14,18 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import keras
-import numpy as np
+from mnist_core.runs.backend import limit_jax_threads
 
-from mnist_core.diskcache import storage_error
-from mnist_core.runs.store import RunError, RunRecord, RunSummary, test_results
+# The worker chose the Keras backend (mnist_core.runs.backend.prepare_backend) and this run's
+# thread share (OMP_NUM_THREADS) before importing this module: keep XLA to that share.
+limit_jax_threads(int(os.environ.get("OMP_NUM_THREADS") or 0))
+
+import keras  # noqa: E402 (after the backend's settings)
+import numpy as np  # noqa: E402
+
+from mnist_core.diskcache import storage_error  # noqa: E402
+from mnist_core.runs.backend import record_backend, steps_per_execution  # noqa: E402
+from mnist_core.runs.store import RunError, RunRecord, RunSummary, test_results  # noqa: E402
 
 BATCH_EVENT_SECONDS = 0.25  # batch metrics at least every half second, without flooding
 # A mean cross-entropy this many times that of guessing (ln K) means the weights blew up:
@@ -38,9 +45,11 @@ def run_training(record: RunRecord, progress) -> str:
         raise ValueError(f"{record.dataset_name}: the data changed since the run was created.")
     progress.stage("building the model")
     spec = record.spec
+    used = record_backend(record, spec, threads=int(os.environ.get("OMP_NUM_THREADS") or 0))
     model = compile_model(
-        build_model(spec, input_shape=dataset.image_shape, n_classes=dataset.n_classes), spec.train
-    )
+        build_model(spec, input_shape=dataset.image_shape, n_classes=dataset.n_classes),
+        spec.train, steps_per_execution=used["steps_per_execution"],
+    )  # fmt: skip
     x_train = (dataset.x_train.astype("float32") / 255.0)[..., None]
     x_test = (dataset.x_test.astype("float32") / 255.0)[..., None]
     recorder = RunRecorder(record, progress,
@@ -52,7 +61,7 @@ def run_training(record: RunRecord, progress) -> str:
                                     histogram_freq=0, write_graph=False),  # fmt: skip
     ]
     train = spec.train
-    progress.stage("training")
+    progress.stage(f"training on {used['backend']} ({used['device']}; {used['reason']})")
     start = time.perf_counter()
     model.fit(
         x_train, dataset.y_train,
@@ -85,10 +94,15 @@ def run_training(record: RunRecord, progress) -> str:
     record.save_probabilities(probabilities)
     save_model_atomic(model, record.paths.model_partial, record.paths.model)
     progress.stage("exporting the model to ONNX")  # served without TensorFlow (issue 12)
-    from mnist_core.inside.export import export_after_training
+    if keras.backend.backend() == "tensorflow":
+        from mnist_core.inside.export import export_after_training
 
-    export_after_training(model, record, class_names=dataset.class_names,
-                          epoch=summary.model_epoch)  # fmt: skip
+        export_after_training(model, record, class_names=dataset.class_names,
+                              epoch=summary.model_epoch)  # fmt: skip
+    else:  # the converter needs TensorFlow: export the saved model.keras in a process of its own
+        from mnist_core.runs.backend import export_in_tensorflow
+
+        export_in_tensorflow(record, class_names=dataset.class_names, epoch=summary.model_epoch)
     record.write_summary(summary)
     record.append_event({"type": "test", "t": round(time.perf_counter() - start, 3),
                          "loss": summary.test_loss, "accuracy": summary.test_accuracy})  # fmt: skip

@@ -1,0 +1,176 @@
+"""Which Keras backend trains a run, chosen per run before Keras is imported.
+
+Keras 3 runs on TensorFlow or JAX; each run is its own worker process, so each run can use
+the backend that is fastest for its layers. Measured on this machine's 2 CPU cores
+(``benchmarks/backend_bench.py``): dense stacks train faster on JAX (XLA fuses each step
+into one compiled function), convolutions several times faster on TensorFlow's oneDNN
+kernels than on JAX. ``keras_backend`` "auto" (the default) therefore picks JAX for a model
+without convolution or pooling and TensorFlow for one with; "tensorflow" or "jax" in the
+spec (the form's and the CLI's ``--keras-backend``) overrides it.
+
+The worker calls :func:`prepare_backend` before anything imports Keras (importing
+TensorFlow imports Keras too). The backend and device a run actually used are recorded in
+its events (``{"type": "backend", ...}``, read back by :func:`used_backend`).
+
+This module imports neither Keras, TensorFlow nor JAX.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+__all__ = ["CONVOLUTIONAL", "choose_backend", "prepare_backend", "record_backend",
+           "steps_per_execution", "used_backend"]  # fmt: skip
+
+# Layers that make a model "convolutional": TensorFlow's oneDNN kernels run them 4-5x faster
+# than XLA on this CPU (issue 13); everything else (Dense, Dropout, normalisation, the
+# random augmentations) is left to JAX.
+CONVOLUTIONAL = frozenset({"Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D"})
+NAMES = {"tensorflow": "TensorFlow", "jax": "JAX"}
+# TensorFlow runs this many batches per call of its compiled step (fewer Python round trips;
+# measured faster on dense layers, the same on convolutions). A stop request or a loss that
+# explodes is seen after at most this many batches.
+TF_STEPS_PER_EXECUTION = 10
+
+
+def choose_backend(spec) -> tuple[str, str]:
+    """The backend for ``spec`` and why, in a few words: the spec's own choice, else by its
+    layers. JAX only when it is installed."""
+    requested = getattr(spec.train, "keras_backend", "auto")
+    if requested in NAMES:
+        return requested, "chosen in the spec"
+    conv = sorted({layer.type for layer in spec.layers} & CONVOLUTIONAL)
+    if conv:
+        return "tensorflow", f"auto: {', '.join(conv)} run fastest on TensorFlow's oneDNN"
+    if importlib.util.find_spec("jax") is None:
+        return "tensorflow", "auto: JAX is not installed"
+    return "jax", "auto: dense layers run fastest on JAX"
+
+
+def prepare_backend(record) -> str:
+    """Set ``KERAS_BACKEND`` for this worker from the run's spec, before Keras is imported,
+    and return it. When Keras is already imported it keeps its backend (returned; the run
+    records it)."""
+    backend, _ = choose_backend(record.spec)
+    if "keras" in sys.modules:
+        return sys.modules["keras"].backend.backend()
+    os.environ["KERAS_BACKEND"] = backend
+    if backend == "jax":
+        os.environ.setdefault("JAX_PLATFORMS", "cpu")  # no probing for GPUs or TPUs
+    return backend
+
+
+def limit_jax_threads(threads: int) -> None:
+    """Keep XLA's CPU client to ``threads`` (its Eigen pool); set before JAX is imported."""
+    if "jax" in sys.modules or threads <= 0:
+        return
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "intra_op_parallelism_threads" not in flags:
+        extra = f"--xla_cpu_multi_thread_eigen={'false' if threads == 1 else 'true'} " \
+                f"intra_op_parallelism_threads={threads}"
+        os.environ["XLA_FLAGS"] = f"{flags} {extra}".strip()
+
+
+def steps_per_execution(backend: str) -> int:
+    return TF_STEPS_PER_EXECUTION if backend == "tensorflow" else 1
+
+
+def device_of(backend: str) -> str:
+    """The device Keras computes on, e.g. ``cpu`` (JAX's platform) or ``CPU`` (TensorFlow's
+    first logical device type), lower-cased."""
+    if backend == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        return str(device.platform)
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    return "gpu" if gpus else "cpu"
+
+
+def record_backend(record, spec, *, threads: int | None = None) -> dict:
+    """Append the run's ``backend`` event (the backend Keras really uses, its device, what
+    was asked for and why) and return it. Call after Keras is imported."""
+    import keras
+
+    used = keras.backend.backend()
+    chosen, reason = choose_backend(spec)
+    if used != chosen:
+        reason = f"{chosen} was chosen ({reason}) but Keras was already loaded with {used}"
+    event = {"type": "backend", "backend": used, "device": device_of(used),
+             "requested": getattr(spec.train, "keras_backend", "auto"), "reason": reason,
+             "steps_per_execution": steps_per_execution(used), "keras": keras.__version__}
+    if threads:
+        event["threads"] = threads
+    record.append_event(event)
+    return event
+
+
+def used_backend(record) -> dict | None:
+    """The run's ``backend`` event with a ``label`` such as "JAX on CPU", or None for a run
+    from before backends were recorded (they trained on TensorFlow)."""
+    event = next((e for e in record.events() if e.get("type") == "backend"), None)
+    if event is None:
+        return None
+    name = NAMES.get(event.get("backend"), str(event.get("backend")))
+    return {**event, "label": f"{name} on {str(event.get('device', '?')).upper()}"}
+
+
+def export_in_tensorflow(record, *, class_names=(), epoch: int | None = None) -> float | None:
+    """The end-of-training ONNX export of a run trained on another backend: the converter
+    (tf2onnx) traces TensorFlow functions, so a fresh process loads the saved ``model.keras``
+    on TensorFlow and exports it (checked against Keras's values there). Its seconds, or
+    None when it failed (never failing the run: the page's background job tries again);
+    its errors go to this worker's log."""
+    import json
+    import subprocess
+    import time
+
+    start = time.perf_counter()
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[2])  # the project, as the executor runs workers
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "PYTHONPATH": path}
+    command = [sys.executable, "-m", "mnist_core.runs.backend", "export", str(record.directory),
+               json.dumps({"class_names": list(class_names), "epoch": epoch})]  # fmt: skip
+    try:
+        done = subprocess.run(command, env=env, cwd=root, timeout=900, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        print(f"ONNX export in TensorFlow: {exc}", file=sys.stderr, flush=True)
+        return None
+    return time.perf_counter() - start if done.returncode == 0 else None
+
+
+def _export_main(directory: str, options: str) -> int:
+    import json
+    from pathlib import Path
+
+    threads = int(os.environ.get("OMP_NUM_THREADS") or 0)
+    import tensorflow as tf
+
+    if threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    import keras
+
+    from mnist_core.inside.export import export_run
+    from mnist_core.runs.store import load_run
+
+    options = json.loads(options)
+    record = load_run(Path(directory))
+    model = keras.saving.load_model(record.paths.model, safe_mode=True, compile=False)
+    export_run(record, model=model, class_names=tuple(options["class_names"]),
+               epoch=options["epoch"])  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 4 or sys.argv[1] != "export":
+        print("usage: python -m mnist_core.runs.backend export RUN_DIR OPTIONS_JSON",
+              file=sys.stderr)  # fmt: skip
+        sys.exit(2)
+    sys.exit(_export_main(sys.argv[2], sys.argv[3]))
