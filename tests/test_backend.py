@@ -1,0 +1,177 @@
+"""The Keras backend of a run (issue 13, item 3): chosen per spec (auto: JAX for dense
+stacks, TensorFlow for convolutions), overridden in the spec, the form and the CLI, recorded
+with its device in the run; a JAX run trains, evaluates and exports to ONNX whose
+predictions match the run's; a bad value is one sentence; the server never imports JAX.
+Real tiny runs on the 8×8 digits."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from mnist_core.models import PRESETS, ModelSpec, analyze, with_train
+from mnist_core.runs.backend import CONVOLUTIONAL, choose_backend, used_backend
+from tests.conftest import ROOT
+
+APP = str(ROOT / "app" / "streamlit_app.py")
+HEAVY = ("tensorflow", "keras", "jax", "jaxlib", "umap", "torch")
+
+
+def _cli(*args: str, cache_dir) -> subprocess.CompletedProcess:
+    env = {**os.environ, "MNIST_CACHE_DIR": str(cache_dir)}
+    return subprocess.run([sys.executable, "-m", "mnist_core", *args], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=900)  # fmt: skip
+
+
+def _backend_event(record) -> dict:
+    events = [e for e in record.events() if e["type"] == "backend"]
+    assert len(events) == 1, events
+    return events[0]
+
+
+# --------------------------------------------------------------------------- the choice
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_auto_picks_jax_for_dense_presets_and_tensorflow_for_convolutions(name):
+    spec = PRESETS[name].spec
+    assert spec.train.keras_backend == "auto"
+    backend, reason = choose_backend(spec)
+    convolutional = any(layer.type in CONVOLUTIONAL for layer in spec.layers)
+    assert backend == ("tensorflow" if convolutional else "jax")
+    assert reason.startswith("auto: ")
+
+
+@pytest.mark.parametrize("chosen", ["tensorflow", "jax"])
+def test_the_spec_overrides_the_automatic_choice(chosen):
+    for name in ("dense512", "small_cnn"):
+        spec = with_train(PRESETS[name].spec, keras_backend=chosen)
+        assert choose_backend(spec) == (chosen, "chosen in the spec")
+
+
+def test_a_spec_without_the_field_is_auto_and_auto_stays_out_of_its_json():
+    old = {"name": "old", "layers": [{"type": "Flatten"}, {"type": "Dense", "units": 8}],
+           "train": {"optimizer": "adam", "epochs": 1}}  # fmt: skip
+    spec = ModelSpec.from_json(old)
+    assert spec.train.keras_backend == "auto"
+    assert "keras_backend" not in spec.to_json()["train"]  # links and files read as before
+    assert ModelSpec.from_url(spec.to_url()) == spec
+    jax_spec = with_train(spec, keras_backend="jax")
+    assert jax_spec.to_json()["train"]["keras_backend"] == "jax"
+    assert ModelSpec.from_json(jax_spec.to_json()) == jax_spec
+    assert ModelSpec.from_url(jax_spec.to_url()).train.keras_backend == "jax"
+
+
+@pytest.mark.parametrize("value", ["torch", "JAX", "", None, 1, ["jax"]])
+def test_a_bad_backend_is_one_sentence(value):
+    spec = ModelSpec.from_json({"layers": [{"type": "Flatten"}],
+                                "train": {"keras_backend": value}})  # fmt: skip
+    errors = analyze(spec, input_shape=(8, 8), n_classes=10).errors
+    assert [(e.field, str(e)) for e in errors] == [(
+        "keras_backend",
+        f"The Keras backend must be one of auto, tensorflow, jax; got {value!r}.",
+    )]  # fmt: skip
+
+
+def test_the_cli_refuses_a_bad_backend_in_one_sentence(cache_dir):
+    result = _cli("train", "--preset", "ff64", "--dataset", "digits", "--epochs", "1",
+                  "--keras-backend", "pytorch", cache_dir=cache_dir)  # fmt: skip
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == ["The Keras backend must be one of auto, tensorflow, jax; got 'pytorch'."]
+    assert "Traceback" not in result.stderr
+    assert not (cache_dir / "runs").exists() or not any((cache_dir / "runs").iterdir())
+
+
+# --------------------------------------------------------------------------- real runs
+
+
+def test_a_jax_run_trains_evaluates_and_exports_onnx_matching_its_predictions(cache_dir):
+    """ff64 on auto: JAX. The ONNX file (exported on TensorFlow from the saved model)
+    serves the probabilities the JAX model gave on the test set."""
+    import onnxruntime as ort
+
+    from mnist_core import runs
+    from mnist_core.data import load_dataset
+
+    result = _cli("train", "--preset", "ff64", "--dataset", "digits", "--epochs", "2",
+                  cache_dir=cache_dir)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["status"] == "done"
+    assert (report["backend"], report["device"]) == ("jax", "cpu")
+    record = runs.open_run(report["run_id"])
+    event = _backend_event(record)
+    assert event["backend"] == "jax" and event["device"] == "cpu"
+    assert event["requested"] == "auto" and event["reason"].startswith("auto: dense")
+    assert used_backend(record)["label"] == "JAX on CPU"
+    assert "training on jax" in result.stderr
+    summary = record.summary
+    assert summary.epochs_run == 2 and summary.test_accuracy > 0.5
+    assert record.paths.onnx.is_file(), "the JAX run was not exported to ONNX"
+    dataset = load_dataset("digits")
+    x_test = (dataset.x_test.astype("float32") / 255.0)[..., None]
+    session = ort.InferenceSession(str(record.paths.onnx), providers=["CPUExecutionProvider"])
+    served = session.run(["output"], {"image": x_test})[0]
+    kept = record.test_probabilities()
+    np.testing.assert_allclose(served, kept, rtol=1e-3, atol=1e-4)
+    assert (served.argmax(1) == kept.argmax(1)).all()
+
+
+def test_the_cli_override_trains_on_tensorflow_and_says_so(cache_dir):
+    from mnist_core import runs
+
+    result = _cli("train", "--preset", "ff64", "--dataset", "digits", "--epochs", "1",
+                  "--keras-backend", "tensorflow", cache_dir=cache_dir)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (report["status"], report["backend"], report["device"]) == ("done", "tensorflow", "cpu")
+    record = runs.open_run(report["run_id"])
+    assert record.spec.train.keras_backend == "tensorflow"
+    event = _backend_event(record)
+    assert (event["requested"], event["reason"]) == ("tensorflow", "chosen in the spec")
+    assert event["steps_per_execution"] > 1
+    assert record.paths.onnx.is_file()
+    assert used_backend(record)["label"] == "TensorFlow on CPU"
+
+
+def test_the_form_override_reaches_the_run_and_the_server_imports_no_jax(mnist_cached):
+    """In a fresh interpreter: the builder on digits, Keras backend set to jax, Train. The
+    server loads none of TensorFlow, Keras, JAX; the run trains on JAX."""
+    from mnist_core import runs
+    from mnist_core.runs import jobs
+
+    script = textwrap.dedent(f"""
+        import json, sys
+        from streamlit.testing.v1 import AppTest
+        at = AppTest.from_file({APP!r}, default_timeout=120).run()
+        at.selectbox(key="dataset").set_value("digits").run()
+        at.switch_page("views/builder.py").run()
+        backend = next(s for s in at.selectbox if s.label == "Keras backend")
+        before = backend.value
+        backend.set_value("jax").run()
+        epochs = next(n for n in at.number_input if n.label == "epochs")
+        epochs.set_value(1).run()
+        next(b for b in at.button if b.label == "Train").click().run()
+        heavy = sorted(m for m in sys.modules if m.split(".")[0] in {HEAVY!r})
+        print(json.dumps({{"exception": [e.value for e in at.exception], "heavy": heavy,
+                          "before": before}}))
+    """)  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            cwd=ROOT, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report == {"exception": [], "heavy": [], "before": "auto"}
+    started = [r for r in runs.list_runs() if r.kind == "train"]
+    assert len(started) == 1
+    record = started[0]
+    assert record.spec.train.keras_backend == "jax"
+    assert jobs.wait(record.directory, timeout=600).state == "done"
+    event = _backend_event(record.refresh())
+    assert (event["backend"], event["requested"]) == ("jax", "jax")
