@@ -137,7 +137,7 @@ def _spec_from_args(args: argparse.Namespace):
 
 def _cmd_train(args: argparse.Namespace) -> dict:
     from mnist_core import runs
-    from mnist_core.runs.backend import used_backend
+    from mnist_core.runs.backend import backend_label, used_backend
 
     spec = _spec_from_args(args)
     executor = _backend(args)
@@ -161,6 +161,8 @@ def _cmd_train(args: argparse.Namespace) -> dict:
             for event in events[seen:]:
                 if event["type"] == "epoch":
                     report(_epoch_line(event))
+                elif event["type"] == "backend":
+                    report(f"Keras backend: {backend_label(event)} ({event.get('reason')})")
             seen = len(events)
             if status.stage != stage and not status.stage.startswith("training"):
                 report(status.stage)

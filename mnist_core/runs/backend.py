@@ -21,7 +21,7 @@ import importlib.util
 import os
 import sys
 
-__all__ = ["CONVOLUTIONAL", "choose_backend", "prepare_backend", "record_backend",
+__all__ = ["CONVOLUTIONAL", "backend_label", "choose_backend", "prepare_backend", "record_backend",
            "steps_per_execution", "used_backend"]  # fmt: skip
 
 # Layers that make a model "convolutional": TensorFlow's oneDNN kernels run them 4-5x faster
@@ -106,7 +106,13 @@ def record_backend(record, spec, *, threads: int | None = None) -> dict:
     if threads:
         event["threads"] = threads
     record.append_event(event)
-    return event
+    return {**event, "label": backend_label(event)}
+
+
+def backend_label(event: dict) -> str:
+    """"JAX on CPU": a ``backend`` event in words."""
+    name = NAMES.get(event.get("backend"), str(event.get("backend")))
+    return f"{name} on {str(event.get('device', '?')).upper()}"
 
 
 def used_backend(record) -> dict | None:
@@ -115,8 +121,7 @@ def used_backend(record) -> dict | None:
     event = next((e for e in record.events() if e.get("type") == "backend"), None)
     if event is None:
         return None
-    name = NAMES.get(event.get("backend"), str(event.get("backend")))
-    return {**event, "label": f"{name} on {str(event.get('device', '?')).upper()}"}
+    return {**event, "label": backend_label(event)}
 
 
 def export_in_tensorflow(record, *, class_names=(), epoch: int | None = None) -> float | None:

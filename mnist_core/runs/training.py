@@ -1,8 +1,11 @@
 """Train one run: the worker's ``train`` job. Imports Keras; runs in a worker process.
 
 Streams progress into the run directory (see :mod:`mnist_core.runs.store`), honours a stop
-request within a batch, stops a run whose loss turns NaN as ``diverged``, and at the end
-evaluates on the test set and writes the model, the test probabilities and a summary.
+request within a batch (within :data:`~mnist_core.runs.backend.TF_STEPS_PER_EXECUTION` on
+TensorFlow, which runs that many per call), stops a run whose loss turns NaN as
+``diverged``, and at the end evaluates on the test set and writes the model, the test
+probabilities and a summary. It trains on the Keras backend the worker chose for the run
+(:mod:`mnist_core.runs.backend`) and records it with its device.
 """
 
 from __future__ import annotations
@@ -20,12 +23,12 @@ from mnist_core.runs.backend import limit_jax_threads
 # thread share (OMP_NUM_THREADS) before importing this module: keep XLA to that share.
 limit_jax_threads(int(os.environ.get("OMP_NUM_THREADS") or 0))
 
-import keras  # noqa: E402 (after the backend's settings)
-import numpy as np  # noqa: E402
+import keras  # after the backend's settings
+import numpy as np
 
-from mnist_core.diskcache import storage_error  # noqa: E402
-from mnist_core.runs.backend import record_backend, steps_per_execution  # noqa: E402
-from mnist_core.runs.store import RunError, RunRecord, RunSummary, test_results  # noqa: E402
+from mnist_core.diskcache import storage_error
+from mnist_core.runs.backend import record_backend
+from mnist_core.runs.store import RunError, RunRecord, RunSummary, test_results
 
 BATCH_EVENT_SECONDS = 0.25  # batch metrics at least every half second, without flooding
 # A mean cross-entropy this many times that of guessing (ln K) means the weights blew up:
@@ -49,7 +52,7 @@ def run_training(record: RunRecord, progress) -> str:
     model = compile_model(
         build_model(spec, input_shape=dataset.image_shape, n_classes=dataset.n_classes),
         spec.train, steps_per_execution=used["steps_per_execution"],
-    )  # fmt: skip
+    )
     x_train = (dataset.x_train.astype("float32") / 255.0)[..., None]
     x_test = (dataset.x_test.astype("float32") / 255.0)[..., None]
     recorder = RunRecorder(record, progress,
@@ -61,7 +64,8 @@ def run_training(record: RunRecord, progress) -> str:
                                     histogram_freq=0, write_graph=False),  # fmt: skip
     ]
     train = spec.train
-    progress.stage(f"training on {used['backend']} ({used['device']}; {used['reason']})")
+    progress.stage(f"Keras backend: {used['label']} ({used['reason']})")
+    progress.stage("training")
     start = time.perf_counter()
     model.fit(
         x_train, dataset.y_train,
