@@ -62,7 +62,8 @@ def pca(x: np.ndarray, *, n_components: int = MAX_PCA_COMPONENTS, seed: int = 0)
                      mean.astype(np.float32))  # fmt: skip
 
 
-UMAP_STAGES = ["PCA pre-reduction", "nearest neighbours", "layout epochs", "cluster quality"]
+UMAP_STAGES = ["PCA pre-reduction", "nearest neighbours", "fuzzy graph", "spectral initialisation",
+               "layout epochs", "cluster quality"]  # fmt: skip
 
 
 def umap_embedding(
@@ -78,7 +79,9 @@ def umap_embedding(
     on_stage: Callable[[str], None] = lambda stage: None,
     on_progress: Callable[[dict], None] = lambda progress: None,
 ) -> np.ndarray:
-    """2-D UMAP of ``x`` (n, d), float32 of shape (n, 2).
+    """2-D UMAP of ``x`` (n, d), float32 of shape (n, 2): umap-learn's stages (neighbours,
+    fuzzy graph, spectral initialisation, layout), the first three kept per graph (see
+    :mod:`.fast` and :mod:`.layout`) and reused when only ``min_dist`` or the seed changes.
 
     Args:
         n_neighbors: size of the local neighbourhood (2..200).
@@ -90,10 +93,11 @@ def umap_embedding(
             all cores); ``seed`` is then not used.
         graph_key: where to keep the neighbour graph, or the keys to look under, the last
             one to keep it in (see :mod:`.fast`); None: not kept.
-        on_stage: called with a short description as each stage starts.
+        on_stage: called with a short description as each stage starts (a stage taken from
+            an earlier UMAP says "reused").
         on_progress: called with stage k of n (:data:`UMAP_STAGES`) and its progress.
     """
-    from mnist_core.embeddings import fast
+    from mnist_core.embeddings import fast, layout
 
     check_umap_params(n_neighbors, min_dist, metric)
     progress = fast.StagedProgress(UMAP_STAGES, on_progress)
@@ -103,27 +107,38 @@ def umap_embedding(
         on_stage(f"PCA pre-reduction to {pca_dims} dimensions")
         data = pca(data, n_components=min(pca_dims, MAX_PCA_COMPONENTS)).coords
     on_stage("importing umap")
-    umap = import_umap()
+    import_umap()
     fast.enable_numba_cache()
     progress.start("nearest neighbours")
-    knn = None
-    if len(data) >= fast.SMALL_DATA:  # smaller: umap-learn's exact distances, no graph kept
+    n_neighbors = min(n_neighbors, len(data) - 1)
+    used: list = []
+    if len(data) >= fast.SMALL_DATA:  # smaller: exact distances, as umap-learn; not kept
         on_stage(f"nearest neighbours of {len(data):,} points (NN-descent)")
         knn, reused = fast.neighbour_graph(data, key=graph_key, n_neighbors=n_neighbors,
-                                           metric=metric, parallel=parallel, progress=progress)
+                                           metric=metric, parallel=parallel, progress=progress,
+                                           used=used)  # fmt: skip
         if reused:
             on_stage("nearest neighbours reused from an earlier UMAP of the same data")
-    progress.start("layout epochs")
-    on_stage(f"UMAP layout of {len(data):,} points")
-    reducer = umap.UMAP(
-        n_neighbors=n_neighbors, min_dist=min_dist, metric=metric, n_components=2,
-        random_state=None if parallel else seed, n_jobs=-1 if parallel else 1,
-        tqdm_kwds=fast.epoch_tqdm_kwds(progress),
-        precomputed_knn=(*knn, None) if knn is not None else (None, None, None),
-    )  # fmt: skip
+    else:
+        on_stage(f"nearest neighbours of {len(data):,} points (exact)")
+        knn = layout.exact_neighbours(data, n_neighbors, metric)
+    key = used[0] if used else None
+    progress.start("fuzzy graph")
+    graph, reused = layout.fuzzy_graph(data, knn, key=key, n_neighbors=n_neighbors, metric=metric)
+    on_stage("fuzzy graph reused" if reused else "fuzzy graph of the neighbours")
+    progress.start("spectral initialisation")
+    n_epochs = layout.epochs_for(len(data))
+    on_stage(f"spectral initialisation of {len(data):,} points")
+    init, reused = layout.spectral_init(data, graph, key=key, metric=metric, n_epochs=n_epochs)
+    if reused:
+        on_stage("spectral initialisation reused from an earlier UMAP of the same data")
+    progress.start("layout epochs", n_epochs)
+    on_stage(f"UMAP layout of {len(data):,} points" + (" (parallel)" if parallel else ""))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "n_jobs overridden by random_state"
-        coords = reducer.fit_transform(data).astype(np.float32)
+        warnings.simplefilter("ignore", UserWarning)
+        coords = layout.layout(data, graph, init, min_dist=min_dist, seed=seed, metric=metric,
+                               parallel=parallel, n_epochs=n_epochs,
+                               tqdm_kwds=fast.epoch_tqdm_kwds(progress))  # fmt: skip
     progress.start("cluster quality")
     return coords
 

@@ -181,17 +181,24 @@ def load_graph(key: str, n_points: int, n_neighbors: int):
 
 
 def neighbour_graph(data: np.ndarray, *, key: str | list[str] | None, n_neighbors: int,
-                    metric: str, parallel: bool, progress: StagedProgress) -> tuple[tuple, bool]:  # fmt: skip
+                    metric: str, parallel: bool, progress: StagedProgress,
+                    used: list | None = None) -> tuple[tuple, bool]:  # fmt: skip
     """``((indices, distances), reused)``: the graph stored under ``key`` (or the first of
     a list of keys that has one), else umap-learn's ``nearest_neighbors`` (seeded with 0
-    unless ``parallel``), stored under ``key`` (the last of the list) when given."""
+    unless ``parallel``), stored under ``key`` (the last of the list) when given. The key
+    it was found or stored under is appended to ``used`` (the stages after it are kept
+    beside it, see :mod:`.layout`)."""
     keys = [key] if isinstance(key, str) else list(key or [])
     for candidate in keys:
         found = load_graph(candidate, len(data), n_neighbors)
         if found is not None:
             progress.update(1, 1, force=True)
+            if used is not None:
+                used.append(candidate)
             return found, True
     key = keys[-1] if keys else None
+    if used is not None:
+        used.append(key)
     import warnings
 
     from sklearn.utils import check_random_state
