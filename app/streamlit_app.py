@@ -13,7 +13,7 @@ if ROOT not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from app import sidebar  # noqa: E402
+from app import server_gc, sidebar  # noqa: E402, F401
 
 st.set_page_config(page_title="MNIST dashboard", page_icon="🔢", layout="wide")
 

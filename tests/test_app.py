@@ -119,7 +119,7 @@ def test_upload_of_a_bad_file_says_why_and_keeps_the_dataset(cache_dir):
     assert not (cache_dir / "uploads").exists() or not any((cache_dir / "uploads").iterdir())
 
 
-def test_server_never_imports_tensorflow_or_umap(mnist_cached):
+def test_server_never_imports_tensorflow_jax_or_umap(mnist_cached):
     """Render every page in a fresh interpreter and list the heavy modules it loaded."""
     script = textwrap.dedent(
         f"""
@@ -135,7 +135,8 @@ def test_server_never_imports_tensorflow_or_umap(mnist_cached):
         at.switch_page("views/builder.py").run()
         next(b for b in at.button if b.label == "Train").click().run()  # starts a run
         at.switch_page("views/runs.py").run()
-        heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "umap", "torch"))
+        heavy = sorted(m for m in sys.modules if m.split(".")[0] in (
+            "tensorflow", "keras", "umap", "torch", "jax", "numba", "pynndescent"))
         print(json.dumps({{"exception": [e.value for e in at.exception], "heavy": heavy}}))
         """
     )

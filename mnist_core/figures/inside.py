@@ -89,17 +89,18 @@ def units_figure(values: np.ndarray, *, class_names: tuple[str, ...] | None = No
         raise ValueError(f"values has {len(values)} units but class_names {len(class_names)}.")
     x = [str(n) for n in class_names] if class_names is not None else np.arange(len(values))
     what = "class" if class_names is not None else "unit"
-    fig = go.Figure(go.Bar(
-        x=x, y=values, marker_color=np.where(values >= 0, "#4E79A7", "#E15759"),
-        marker_line_width=0, hovertemplate=f"{what} %{{x}}: %{{y:.3f}}<extra></extra>",
-    ))  # fmt: skip
-    fig.update_layout(
-        height=height, margin=dict(t=10, b=10, l=10, r=10), font=dict(size=MIN_FONT),
-        bargap=0.1 if len(values) <= 64 else 0,
-        xaxis=dict(type="category" if class_names is not None else "linear",
-                   title=None if class_names is not None else f"{what} (0–{len(values) - 1})"),
-    )  # fmt: skip
-    return fig
+    # One dict, validated once: go.Bar then update_layout costs ~10x more, once per digit.
+    return go.Figure({
+        "data": [{"type": "bar", "x": x, "y": values,
+                  "marker": {"color": np.where(values >= 0, "#4E79A7", "#E15759"),
+                             "line": {"width": 0}},
+                  "hovertemplate": f"{what} %{{x}}: %{{y:.3f}}<extra></extra>"}],
+        "layout": {"height": height, "margin": {"t": 10, "b": 10, "l": 10, "r": 10},
+                   "font": {"size": MIN_FONT}, "bargap": 0.1 if len(values) <= 64 else 0,
+                   "xaxis": {"type": "category" if class_names is not None else "linear",
+                             "title": None if class_names is not None
+                             else f"{what} (0–{len(values) - 1})"}},
+    })  # fmt: skip
 
 
 # RdBu's ends: the colour of the strongest drop (red) and rise (blue) of the probability.
