@@ -9,12 +9,15 @@ and the collection only walks what the pages made since.
 """
 
 import gc
+import importlib
+import pkgutil
 
-import numpy  # noqa: F401
-import pandas  # noqa: F401
-import plotly.graph_objects  # noqa: F401
+import app
 
-from mnist_core import figures, inside, runs  # noqa: F401
+# Every module the pages import (and so every library they use), before the freeze.
+for module in pkgutil.iter_modules(app.__path__):
+    if module.name not in ("streamlit_app", "server_gc", "views"):
+        importlib.import_module(f"app.{module.name}")
 
 gc.collect()
 gc.freeze()
