@@ -63,7 +63,9 @@ def test_umap_is_deterministic_with_a_seed_and_separates_blobs():
     again = embeddings.umap_embedding(x, n_neighbors=10, pca_dims=None, seed=1)
     assert first.shape == (240, 2) and first.dtype == np.float32
     np.testing.assert_allclose(first, again)
-    assert stages == ["importing umap", "UMAP layout of 240 points"]
+    assert stages == ["importing umap", "nearest neighbours of 240 points (exact)",
+                      "fuzzy graph of the neighbours", "spectral initialisation of 240 points",
+                      "UMAP layout of 240 points"]  # fmt: skip
     quality = embeddings.cluster_quality(first, labels)
     assert quality["purity_mean"] > 0.99 and quality["knn_accuracy"] > 0.99
     # umap was imported without TensorFlow.
