@@ -161,8 +161,8 @@ def _cmd_train(args: argparse.Namespace) -> dict:
             for event in events[seen:]:
                 if event["type"] == "epoch":
                     report(_epoch_line(event))
-                elif event["type"] == "backend":
-                    report(f"Keras backend: {backend_label(event)} ({event.get('reason')})")
+                elif event["type"] == "train_begin" and isinstance(event.get("keras"), dict):
+                    report(f"Keras backend: {backend_label(event['keras'])} ({event['keras']['reason']})")
             seen = len(events)
             if status.stage != stage and not status.stage.startswith("training"):
                 report(status.stage)

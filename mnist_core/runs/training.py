@@ -1,8 +1,8 @@
 """Train one run: the worker's ``train`` job. Imports Keras; runs in a worker process.
 
 Streams progress into the run directory (see :mod:`mnist_core.runs.store`), honours a stop
-request within a batch (within :data:`~mnist_core.runs.backend.TF_STEPS_PER_EXECUTION` on
-TensorFlow, which runs that many per call), stops a run whose loss turns NaN as
+request within :data:`~mnist_core.runs.backend.STEPS_PER_EXECUTION` batches (Keras runs
+that many per call), stops a run whose loss turns NaN as
 ``diverged``, and at the end evaluates on the test set and writes the model, the test
 probabilities and a summary. It trains on the Keras backend the worker chose for the run
 (:mod:`mnist_core.runs.backend`) and records it with its device.
@@ -27,7 +27,7 @@ import keras  # after the backend's settings
 import numpy as np
 
 from mnist_core.diskcache import storage_error
-from mnist_core.runs.backend import record_backend
+from mnist_core.runs.backend import backend_in_use, backend_label
 from mnist_core.runs.store import RunError, RunRecord, RunSummary, test_results
 
 BATCH_EVENT_SECONDS = 0.25  # batch metrics at least every half second, without flooding
@@ -48,14 +48,14 @@ def run_training(record: RunRecord, progress) -> str:
         raise ValueError(f"{record.dataset_name}: the data changed since the run was created.")
     progress.stage("building the model")
     spec = record.spec
-    used = record_backend(record, spec, threads=int(os.environ.get("OMP_NUM_THREADS") or 0))
+    used = backend_in_use(spec)
     model = compile_model(
         build_model(spec, input_shape=dataset.image_shape, n_classes=dataset.n_classes),
         spec.train, steps_per_execution=used["steps_per_execution"],
     )
     x_train = (dataset.x_train.astype("float32") / 255.0)[..., None]
     x_test = (dataset.x_test.astype("float32") / 255.0)[..., None]
-    recorder = RunRecorder(record, progress,
+    recorder = RunRecorder(record, progress, keras_backend=used,
                            loss_limit=DIVERGED_FACTOR * math.log(max(dataset.n_classes, 2)))
     callbacks = [
         *build_callbacks(spec.train),
@@ -64,7 +64,7 @@ def run_training(record: RunRecord, progress) -> str:
                                     histogram_freq=0, write_graph=False),  # fmt: skip
     ]
     train = spec.train
-    progress.stage(f"Keras backend: {used['label']} ({used['reason']})")
+    progress.stage(f"Keras backend: {backend_label(used)} ({used['reason']})")
     progress.stage("training")
     start = time.perf_counter()
     model.fit(
@@ -151,9 +151,11 @@ class RunRecorder(keras.callbacks.Callback):
     State that belongs to a run is reset in ``on_train_begin``.
     """
 
-    def __init__(self, record: RunRecord, progress=None, *, loss_limit: float = math.inf):
+    def __init__(self, record: RunRecord, progress=None, *, loss_limit: float = math.inf,
+                 keras_backend: dict | None = None):
         super().__init__()
         self.record = record
+        self.keras_backend = keras_backend  # recorded in train_begin (runs.backend)
         self.progress = progress
         self.loss_limit = loss_limit
         early = record.spec.train.early_stopping if record.spec else None
@@ -173,6 +175,7 @@ class RunRecorder(keras.callbacks.Callback):
         self.record.append_event({
             "type": "train_begin", "t": 0.0, "epochs": self.params.get("epochs"),
             "steps": self.params.get("steps"), "lr": self._lr(),
+            **({"keras": self.keras_backend} if self.keras_backend else {}),
         })  # fmt: skip
 
     def on_epoch_begin(self, epoch, logs=None):
