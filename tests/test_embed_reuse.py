@@ -55,7 +55,7 @@ def test_without_a_kept_graph_the_result_is_the_same_as_with_one(small_graphs, m
 
 
 def test_only_min_dist_or_the_seed_changed_reuses_graph_and_initialisation(small_graphs):
-    x, labels = blobs(n_per_class=40, dims=8)
+    x, _ = blobs(n_per_class=40, dims=8)
     key = fast.graph_key("c" * 32, "train", 10, "euclidean", None, False)
     first, _ = run(x, key, min_dist=0.001, seed=0)
     files = {p: p.stat().st_mtime_ns for p in fast.graph_path(key).parent.glob(f"{key}*")}

@@ -124,8 +124,10 @@ def umap_embedding(
         knn = layout.exact_neighbours(data, n_neighbors, metric)
     key = used[0] if used else None
     progress.start("fuzzy graph")
+    on_stage("fuzzy graph of the neighbours")
     graph, reused = layout.fuzzy_graph(data, knn, key=key, n_neighbors=n_neighbors, metric=metric)
-    on_stage("fuzzy graph reused" if reused else "fuzzy graph of the neighbours")
+    if reused:
+        on_stage("fuzzy graph reused")
     progress.start("spectral initialisation")
     n_epochs = layout.epochs_for(len(data))
     on_stage(f"spectral initialisation of {len(data):,} points")

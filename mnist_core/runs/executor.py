@@ -69,8 +69,16 @@ class LocalExecutor:
         return {}
 
     def launch(self, directory: Path) -> dict:
-        """Start the worker for ``directory``; the status fields that find it (its pid)."""
+        """Start the worker for ``directory``; the status fields that find it (its pid).
+        An embedding job goes to the warm embedding worker (a fork of a process that has
+        its imports done, :mod:`mnist_core.embeddings.warm`) when one can be reached."""
         _reap()
+        if _kind(directory) == "embedding":
+            from mnist_core.embeddings import warm
+
+            pid = warm.launch(directory)
+            if pid is not None:
+                return {"pid": pid}
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
         with open(directory / LOG_FILE, "ab") as log:
@@ -93,6 +101,15 @@ class LocalExecutor:
         if status.state == QUEUED and time.time() - since < STARTUP_GRACE_SECONDS:
             return status.pid is None or _pid_running(status.pid)
         return False
+
+
+def _kind(directory: Path) -> str | None:
+    import json
+
+    try:
+        return json.loads((directory / "job.json").read_text()).get("kind")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def worker_holds_lock(directory: Path) -> bool:

@@ -1,0 +1,192 @@
+"""A warm embedding worker: one long-lived process per cache folder that has already
+imported what an embedding job needs (NumPy, scikit-learn, umap-learn, the worker) and
+forks a child for each job. The child is an ordinary worker (``mnist_core.worker``'s
+``main`` on the job folder: it takes the folder's lock, writes its status and log), so the
+job protocol of :mod:`mnist_core.runs.jobs` is unchanged: a killed child is a dead worker
+(its job reads failed, in one sentence, and can be retried), and a killed warm worker is
+simply started again by the next job.
+
+:func:`launch` is what the local executor calls for an embedding job; it returns the
+child's pid, or None when no warm worker can be reached (the executor then starts a plain
+worker process, as before). ``MNIST_WARM_WORKER=0`` turns it off. The warm worker leaves
+after ``MNIST_WARM_IDLE`` seconds without a job (default 300) or when its cache folder is
+gone. This module imports nothing heavy: the Streamlit server calls :func:`launch`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from mnist_core import paths
+
+ENV = "MNIST_WARM_WORKER"
+IDLE_ENV = "MNIST_WARM_IDLE"
+START_TIMEOUT = 30.0
+
+
+def enabled() -> bool:
+    return os.environ.get(ENV, "1") != "0"
+
+
+def socket_path() -> Path:
+    """The warm worker's socket for this cache folder and interpreter (kept short: a Unix
+    socket path has a 108-byte limit)."""
+    blob = f"{paths.cache_dir()}|{sys.executable}".encode()
+    name = f"mnist-warm-{os.getuid()}-{hashlib.sha256(blob).hexdigest()[:16]}.sock"
+    return Path(tempfile.gettempdir()) / name
+
+
+def _ask(directory: Path, timeout: float) -> int | None:
+    """Send the job folder to a listening warm worker; the pid of its child, or None."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(timeout)
+        try:
+            conn.connect(str(socket_path()))
+            conn.sendall(json.dumps({"directory": str(directory), "env": dict(os.environ)}).encode()
+                         + b"\n")  # fmt: skip
+            reply = conn.makefile("rb").readline()
+        except OSError:
+            return None
+    try:
+        return int(json.loads(reply)["pid"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def launch(directory: Path) -> int | None:
+    """The pid of a child of the warm worker now doing the job in ``directory`` (the warm
+    worker is started first when there is none), or None."""
+    if not enabled():
+        return None
+    pid = _ask(directory, timeout=30)
+    if pid is not None:
+        return pid
+    start()
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if socket_path().exists():
+            pid = _ask(directory, timeout=30)
+            if pid is not None:
+                return pid
+        time.sleep(0.05)
+    return None
+
+
+def start() -> None:
+    """Start a warm worker for this cache folder (it leaves at once if one is running)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(paths.PROJECT_ROOT), env.get("PYTHONPATH")]))
+    subprocess.Popen([sys.executable, "-m", "mnist_core.embeddings.warm"], env=env,
+                     cwd=paths.PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                     stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+
+
+# --------------------------------------------------------------------------- the server
+
+
+def _child(directory: str, env: dict, inherited: list) -> None:
+    """In the forked child: become the job's worker, then leave."""
+    code = 1
+    try:
+        for handle in inherited:  # the server's socket and lock are not the job's
+            handle.close()
+        os.setsid()
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.environ.clear()
+        os.environ.update(env)
+        os.chdir(paths.PROJECT_ROOT)
+        log = os.open(Path(directory) / "worker.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        print(f"[warm worker {os.getppid()}] job started in a fork of the warm embedding worker.",
+              flush=True)  # fmt: skip
+        from mnist_core import worker
+
+        code = worker.main([directory])
+    except BaseException:  # noqa: BLE001 (anything: the job's status says failed)
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def serve() -> int:
+    import fcntl
+
+    path = socket_path()
+    lock = open(f"{path}.lock", "a")  # noqa: SIM115 (held for the process's life)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return 0  # another warm worker serves this cache folder
+    # Everything a job imports, before listening: each fork starts with it.
+    import numpy  # noqa: F401
+    import sklearn.metrics
+    import sklearn.model_selection
+    import sklearn.neighbors  # noqa: F401
+
+    import mnist_core.worker  # noqa: F401
+    from mnist_core import embeddings
+    from mnist_core.data import load_dataset  # noqa: F401
+
+    cache = paths.cache_dir()
+    idle = float(os.environ.get(IDLE_ENV, "300"))
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    path.unlink(missing_ok=True)
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(16)
+    server.settimeout(0.5)
+    last, umap_ready = time.monotonic(), False
+    try:
+        while time.monotonic() - last < idle and cache.is_dir():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                if not umap_ready:  # when idle, not before a first job (a PCA needs none)
+                    embeddings.import_umap()
+                    import umap.umap_  # noqa: F401
+
+                    umap_ready = True
+                continue
+            last = time.monotonic()
+            with conn:
+                conn.settimeout(10)
+                try:
+                    request = json.loads(conn.makefile("rb").readline())
+                    directory, env = str(request["directory"]), dict(request["env"])
+                except (OSError, ValueError, KeyError, TypeError):
+                    continue
+                sys.stdout.flush()
+                pid = os.fork()
+                if pid == 0:
+                    _child(directory, env, [server, lock])
+                try:
+                    conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+                except OSError:
+                    pass  # the launcher gave up: the job still runs, its status says so
+    finally:
+        server.close()
+        path.unlink(missing_ok=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(serve())
