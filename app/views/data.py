@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from app import loaders
+from app import data_figures, loaders
 from app.inside_links import model_view_link
 from app.page_state import keep_value, kept_value, remember, restore
 from app.text import plain
@@ -39,7 +39,7 @@ def _origin(key: str, dataset: Dataset) -> str:
 
 
 def overview(dataset: Dataset) -> None:
-    summary = dataset.summary()
+    summary = data_figures.overview(dataset.fingerprint, dataset)
     h, w = dataset.image_shape
     cols = st.columns(5)
     cols[0].metric("Training images", f"{len(dataset.x_train):,}")
@@ -77,8 +77,8 @@ def upload_names(key: str, dataset: Dataset) -> None:
 
 def class_balance(dataset: Dataset) -> None:
     st.subheader("Class balance")
-    balance = stats.class_balance(dataset.y_train, dataset.y_test, class_names=dataset.class_names)
-    st.plotly_chart(figures.data.class_balance_figure(balance), key="class_balance")
+    st.plotly_chart(data_figures.class_balance(dataset.fingerprint, tuple(dataset.class_names),
+                                               dataset), key="class_balance")  # fmt: skip
 
 
 def digit_grid(dataset: Dataset, key: str) -> None:
@@ -125,9 +125,9 @@ def digit_grid(dataset: Dataset, key: str) -> None:
     left, right = st.columns([3, 1], gap="medium")
     with left:
         st.caption("Click a digit to see its pixel values below.")
-        fig = figures.digits.grid_figure(
-            images[indices], labels[indices], indices,
-            class_names=dataset.class_names, columns=side, selected=position,
+        fig = data_figures.digit_grid(
+            dataset.fingerprint, (split, order, label, side, seed), position, images[indices],
+            labels[indices], indices, tuple(dataset.class_names),
         )  # fmt: skip
         st.plotly_chart(
             fig, key=chart_key, on_select="rerun", selection_mode="points",
@@ -140,9 +140,8 @@ def digit_grid(dataset: Dataset, key: str) -> None:
     # Full width: 28 columns of three-digit numbers need ~640 px to be read at 11 px.
     # (Class names never hold "<" or ">", which plotly would read as markup.)
     st.plotly_chart(
-        figures.digits.pixels_figure(
-            images[index], title=f"Pixel values of {split} #{index} · label {name}"
-        ),
+        data_figures.pixels(dataset.fingerprint, split, index,
+                            f"Pixel values of {split} #{index} · label {name}", images[index]),
         key="digit_pixels", width="content", config={"displayModeBar": False},
     )  # fmt: skip
 
@@ -172,7 +171,8 @@ def pixel_statistics(key: str, dataset: Dataset) -> None:
     if cache_error:
         st.caption(f":material/warning: Computed in memory, not kept: {plain(cache_error)}")
     st.plotly_chart(
-        figures.data.pixel_stats_figure(pixel_stats, class_names=dataset.class_names),
+        data_figures.pixel_statistics(dataset.fingerprint, split, tuple(dataset.class_names),
+                                      pixel_stats),
         key="pixel_stats",
         theme=None,  # the Streamlit theme recolours the second colour axis
     )
