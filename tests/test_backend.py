@@ -179,3 +179,21 @@ def test_the_form_override_reaches_the_run_and_the_server_imports_no_jax(mnist_c
     assert jobs.wait(record.directory, timeout=600).state == "done"
     event = _backend_event(record.refresh())
     assert (event["backend"], event["requested"]) == ("jax", "jax")
+
+
+def test_a_jax_run_whose_loss_saturates_is_stopped_as_diverged(cache_dir, tmp_path):
+    """On JAX the loss of a softmax output stops at -ln(epsilon) instead of exploding: a
+    learning rate of 1,000 is still caught, with a sentence that says why."""
+    spec = with_train(PRESETS["ff64"].spec, optimizer="sgd", learning_rate=1e3, epochs=3,
+                      keras_backend="jax")  # fmt: skip
+    (tmp_path / "spec.json").write_text(json.dumps(spec.to_json()))
+    result = _cli("train", "--spec", str(tmp_path / "spec.json"), "--dataset", "digits",
+                  cache_dir=cache_dir)  # fmt: skip
+    assert result.returncode == 2
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (report["status"], report["backend"]) == ("diverged", "jax")
+    sentence = result.stderr.strip().splitlines()[-1]
+    assert sentence.startswith("The loss exploded (NaN, or over 1,000 times that of guessing) "
+                               "in epoch 1, batch ")  # fmt: skip
+    assert "(on JAX on CPU the loss stops at 16.1; over 12.1, nearly every prediction is " \
+           "confidently wrong): the learning rate (1000) is probably too high" in sentence

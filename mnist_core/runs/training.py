@@ -34,6 +34,10 @@ BATCH_EVENT_SECONDS = 0.25  # batch metrics at least every half second, without 
 # A mean cross-entropy this many times that of guessing (ln K) means the weights blew up:
 # Keras computes the loss from logits, so an exploding model shows 1e7 long before NaN.
 DIVERGED_FACTOR = 1000
+# On JAX Keras computes it from the softmax's probabilities clipped at epsilon, so it stops at
+# -ln(epsilon) (16.1) while the weights blow up: a mean loss over this share of that ceiling
+# means nearly every prediction is confidently wrong (a learning rate of 1,000 gets there).
+SATURATED_SHARE = 0.75
 
 
 def run_training(record: RunRecord, progress) -> str:
@@ -55,8 +59,11 @@ def run_training(record: RunRecord, progress) -> str:
     )
     x_train = (dataset.x_train.astype("float32") / 255.0)[..., None]
     x_test = (dataset.x_test.astype("float32") / 255.0)[..., None]
-    recorder = RunRecorder(record, progress, keras_backend=used,
-                           loss_limit=DIVERGED_FACTOR * math.log(max(dataset.n_classes, 2)))
+    loss_limit, ceiling = DIVERGED_FACTOR * math.log(max(dataset.n_classes, 2)), None
+    if used["backend"] != "tensorflow":
+        ceiling = -math.log(keras.config.epsilon())
+        loss_limit = min(loss_limit, SATURATED_SHARE * ceiling)
+    recorder = RunRecorder(record, progress, keras_backend=used, loss_limit=loss_limit)
     callbacks = [
         *build_callbacks(spec.train),
         recorder,
@@ -83,10 +90,13 @@ def run_training(record: RunRecord, progress) -> str:
     summary = _summary(model, recorder, wall, restored_epoch)
     if recorder.diverged_at is not None:
         epoch, batch = recorder.diverged_at
+        saturated = (f" (on {backend_label(used)} the loss stops at {ceiling:.1f}; over "
+                     f"{loss_limit:.1f}, nearly every prediction is confidently wrong)"
+                     if ceiling else "")  # fmt: skip
         error = (
             f"The loss exploded (NaN, or over {DIVERGED_FACTOR:,} times that of guessing) in "
-            f"epoch {epoch}, batch {batch}: the learning rate ({train.effective_learning_rate:g}) "
-            "is probably too high; try one 10 times lower."
+            f"epoch {epoch}, batch {batch}{saturated}: the learning rate "
+            f"({train.effective_learning_rate:g}) is probably too high; try one 10 times lower."
         )
         record.write_summary(replace(summary, error=error))
         progress.fail_message(error)
