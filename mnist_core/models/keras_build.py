@@ -78,7 +78,7 @@ def build_callbacks(train: TrainSpec) -> list[keras.callbacks.Callback]:
 def compile_model(model: keras.Model, train: TrainSpec, *,
                   steps_per_execution: int = 1) -> keras.Model:
     """Compile for training; ``steps_per_execution`` batches per call of the compiled step
-    (see :data:`mnist_core.runs.backend.STEPS_PER_EXECUTION`)."""
+    (see :data:`mnist_core.runs.backend.TF_STEPS_PER_EXECUTION`)."""
     model.compile(
         optimizer=build_optimizer(train),
         loss="sparse_categorical_crossentropy",

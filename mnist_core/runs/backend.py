@@ -36,12 +36,11 @@ __all__ = [
 # random augmentations) is left to JAX.
 CONVOLUTIONAL = frozenset({"Conv2D", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D"})
 NAMES = {"tensorflow": "TensorFlow", "jax": "JAX"}
-# Batches per call of the compiled training step, both backends: fewer Python round trips
-# and, on JAX, no wait for each step's result before the next is dispatched (the run's
-# per-batch callback reads the loss). Measured faster on dense layers (TensorFlow: 9.3-10.4
-# s -> 6.0-6.4 s for dense 512, issue 13). A stop request or a loss that explodes is seen
-# after at most this many batches.
-STEPS_PER_EXECUTION = 10
+# TensorFlow runs this many batches per call of its compiled training step (fewer Python
+# round trips: dense 512 in 6.0-6.4 s instead of 9.3-10.4 s, issue 13). A stop request or a
+# loss that explodes is then seen after at most this many batches. JAX runs one per call:
+# unrolling ten made its first epoch slower (compiling) and the later ones no faster here.
+TF_STEPS_PER_EXECUTION = 10
 
 
 def choose_backend(spec) -> tuple[str, str]:
@@ -83,7 +82,7 @@ def limit_jax_threads(threads: int) -> None:
 
 
 def steps_per_execution(backend: str) -> int:
-    return STEPS_PER_EXECUTION
+    return TF_STEPS_PER_EXECUTION if backend == "tensorflow" else 1
 
 
 def device_of(backend: str) -> str:

@@ -1,8 +1,8 @@
 """Train one run: the worker's ``train`` job. Imports Keras; runs in a worker process.
 
 Streams progress into the run directory (see :mod:`mnist_core.runs.store`), honours a stop
-request within :data:`~mnist_core.runs.backend.STEPS_PER_EXECUTION` batches (Keras runs
-that many per call), stops a run whose loss turns NaN as
+request within a batch (within :data:`~mnist_core.runs.backend.TF_STEPS_PER_EXECUTION` on
+TensorFlow, which runs that many per call), stops a run whose loss turns NaN as
 ``diverged``, and at the end evaluates on the test set and writes the model, the test
 probabilities and a summary. It trains on the Keras backend the worker chose for the run
 (:mod:`mnist_core.runs.backend`) and records it with its device.
