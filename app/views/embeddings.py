@@ -130,9 +130,11 @@ def _status(request: embeddings.EmbeddingRequest, *, start: bool) -> jobs.Status
     return status
 
 
-@st.fragment(run_every=1.0)
+@st.fragment(run_every=0.5)
 def job_progress(request: embeddings.EmbeddingRequest) -> None:
-    """Stage and elapsed time of a running job; reruns the page when it ends."""
+    """Stage and elapsed time of a running job; reruns the page when it ends (polled every
+    0.5 s: two small files; a PCA job ends within seconds, so the chart is not kept
+    waiting up to a second)."""
     status = jobs.read_status(request.directory)
     if not status.active:
         st.rerun(scope="app")
