@@ -9,7 +9,7 @@ simply started again by the next job.
 :func:`launch` is what the local executor calls for an embedding job; it returns the
 child's pid, or None when no warm worker can be reached (the executor then starts a plain
 worker process, as before). ``MNIST_WARM_WORKER=0`` turns it off. The warm worker leaves
-after ``MNIST_WARM_IDLE`` seconds without a job (default 300) or when its cache folder is
+after ``MNIST_WARM_IDLE`` seconds without a job (default 120) or when its cache folder is
 gone. This module imports nothing heavy: the Streamlit server calls :func:`launch`.
 """
 
@@ -147,7 +147,7 @@ def serve() -> int:
     from mnist_core.data import load_dataset  # noqa: F401
 
     cache = paths.cache_dir()
-    idle = float(os.environ.get(IDLE_ENV, "300"))
+    idle = float(os.environ.get(IDLE_ENV, "120"))
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
     path.unlink(missing_ok=True)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
