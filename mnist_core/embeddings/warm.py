@@ -105,7 +105,9 @@ def _child(directory: str, env: dict, inherited: list) -> None:
         os.environ.clear()
         os.environ.update(env)
         os.chdir(paths.PROJECT_ROOT)
-        log = os.open(Path(directory) / "worker.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        from mnist_core.runs.executor import LOG_FILE
+
+        log = os.open(Path(directory) / LOG_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(log, 1)
