@@ -116,7 +116,10 @@ def use_threads(record, progress: JobProgress, *, tensorflow: bool) -> int:
 
 def run_train(directory: Path, spec: dict, progress: JobProgress) -> str:
     def train(record, progress):
-        use_threads(record, progress, tensorflow=True)
+        from mnist_core.runs.backend import prepare_backend
+
+        backend = prepare_backend(record)  # sets KERAS_BACKEND before Keras is imported
+        use_threads(record, progress, tensorflow=backend == "tensorflow")
         from mnist_core.runs.training import run_training
 
         return run_training(record, progress)

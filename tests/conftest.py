@@ -30,6 +30,9 @@ def cache_dir(tmp_path, monkeypatch) -> Path:
     # One run trains at a time unless a test says otherwise: queue tests count places, and
     # two runs side by side on a 2-core CI machine only make every test slower.
     monkeypatch.setenv("MNIST_MAX_TRAINING", "1")
+    # Embedding jobs in their own worker each: a warm embedding worker per test's cache
+    # would be a long-lived ~300 MB process per test (tests/test_embed_warm.py turns it on).
+    monkeypatch.setenv("MNIST_WARM_WORKER", "0")
     return folder
 
 
