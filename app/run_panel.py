@@ -8,6 +8,7 @@ import streamlit as st
 
 from app.text import plain
 from mnist_core import figures, runs
+from mnist_core.runs.backend import used_backend
 
 STATE_ICONS = {
     "queued": ":material/schedule:", "running": ":material/play_circle:",
@@ -102,8 +103,12 @@ def _run_result(record: runs.RunRecord) -> None:
     cols[2].metric("Epochs run", summary.epochs_run or "—")
     cols[3].metric("Parameters", f"{summary.params:,}" if summary.params else "—")
     per_epoch = summary.seconds_per_epoch
+    used = used_backend(record)
+    on = f" on {used['label']}" if used else ""
     cols[4].metric("Training time", duration(summary.wall_seconds),
-                   help=f"{per_epoch:.2f} s per epoch" if per_epoch else None)  # fmt: skip
+                   help=f"{per_epoch:.2f} s per epoch{on}" if per_epoch else None)  # fmt: skip
+    if used:
+        st.caption(plain(f"Trained with Keras{on} ({used.get('reason') or 'as requested'})."))
     if record.state == "stopped":
         st.caption("Stopped on request; the weights reached so far were evaluated.")
     if summary.restored_best_epoch:

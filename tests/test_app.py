@@ -320,6 +320,9 @@ def test_runs_page_compares_exports_and_launches_a_baseline(finished_run):
     assert row["epochs"] == "3 / 3" and row["state"] == "done" and row["optimizer"] == "adam"
     assert row["batch"] == 32 and row["lr"] == 0.001 and row["params"] == 4810
     assert row["run label"] == "ff64"
+    # The backend it trained on (a dense stack: JAX, chosen automatically), recorded in the run.
+    assert "Trained with Keras on JAX on CPU (auto: dense layers run fastest on JAX)." in [
+        c.value.replace("\\", "") for c in at.caption]  # shown as plain text: escaped
     at.slider(key="smoothing").set_value(0.6).run()
     assert not at.exception
     # The baseline form: a random forest on 300 digits, through the queue.
