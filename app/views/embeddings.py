@@ -221,14 +221,22 @@ def show_embedding(
     else:
         selection_gallery(state, selection["rows"], result, request, dataset)
     if is_pca:
+        scree, components = _pca_figures(json.dumps(request.to_json()), dataset.image_shape,
+                                         _result=result)  # fmt: skip
         st.subheader("Variance explained")
-        st.plotly_chart(figures.embeddings.scree_figure(result.extras["explained_variance_ratio"]),
-                        key="scree")  # fmt: skip
+        st.plotly_chart(scree, key="scree")
         st.subheader("The first principal components")
-        st.plotly_chart(
-            figures.embeddings.components_figure(result.extras["components"], dataset.image_shape),
-            key="components",
-        )
+        st.plotly_chart(components, key="components")
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _pca_figures(request_json: str, image_shape: tuple[int, int], *, _result):
+    """A PCA's scree plot and first components as images, built once per result (keyed by
+    its request) and shared read-only: the components' heat maps were half of a warm
+    page's server CPU."""
+    extras = _result.extras
+    return (figures.embeddings.scree_figure(extras["explained_variance_ratio"]),
+            figures.embeddings.components_figure(extras["components"], image_shape))
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
