@@ -52,7 +52,7 @@ async def _open(page, url: str | None, marker: str, link: str | None = None) -> 
     else:
         await page.locator('[data-testid="stSidebarNav"]').get_by_role(
             "link", name=link, exact=True).click(timeout=TIMEOUT_MS)  # fmt: skip
-    await page.get_by_text(marker, exact=False).first.wait_for(timeout=TIMEOUT_MS)
+    await page.get_by_text(marker, exact=True).first.wait_for(timeout=TIMEOUT_MS)
     await page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden",
                                                                   timeout=TIMEOUT_MS)  # fmt: skip
     if await page.locator('[data-testid="stException"]').count():

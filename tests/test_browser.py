@@ -50,7 +50,7 @@ def test_pca_scatter_renders_and_a_box_selection_shows_the_gallery(server, page)
     ARTIFACTS.mkdir(exist_ok=True)
     page.goto(server + "/embeddings?dataset=digits")
     # The PCA job runs in the background; the page updates itself when it is done.
-    page.get_by_text("Cluster quality").wait_for(timeout=120_000)
+    page.get_by_text("Cluster quality", exact=True).wait_for(timeout=120_000)
     scatter = page.locator('[data-testid="stPlotlyChart"]').first
     scatter.locator("canvas").first.wait_for(timeout=30_000)  # WebGL points
     area = scatter.locator(".nsewdrag").first.bounding_box()

@@ -57,7 +57,7 @@ def test_lasso_gallery_enlarge_and_a_page_switch_keep_everything(server, cache_d
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 2600})
         page.goto(server + "/embeddings?dataset=digits")
-        page.get_by_text("Cluster quality").wait_for(timeout=120_000)
+        page.get_by_text("Cluster quality", exact=True).wait_for(timeout=120_000)
         scatter = page.locator('[data-testid="stPlotlyChart"]').first
         scatter.locator("canvas").first.wait_for(timeout=30_000)
         _settle(page)
@@ -183,6 +183,6 @@ def test_a_job_failed_on_a_full_disk_is_shown_once_and_retried_on_request(
 
         filler.unlink()
         page.get_by_role("button", name="Retry").click()
-        page.get_by_text("Cluster quality").wait_for(timeout=120_000)
+        page.get_by_text("Cluster quality", exact=True).wait_for(timeout=120_000)
         assert jobs.read_status(request.directory).state == "done"
         assert page.locator('[data-testid="stException"]').count() == 0

@@ -54,7 +54,7 @@ def test_three_sessions_train_embed_and_browse_at_once(mnist_cached):
             test_split.click()
         browser_user.get_by_text("test #0 · label 7").wait_for(timeout=120_000)
         memory.append(rss_mb(server.pid))
-        embedder.get_by_text("Cluster quality").wait_for(timeout=120_000)
+        embedder.get_by_text("Cluster quality", exact=True).wait_for(timeout=120_000)
         memory.append(rss_mb(server.pid))
         _state(trainer, "done").wait_for(timeout=180_000)
         memory.append(rss_mb(server.pid))
