@@ -303,8 +303,10 @@ def python_script(run_or_spec, dataset_name: str | None = None) -> str:
     upload = kind in UPLOAD_FORMATS
     imports = {"npz": ["math"], "csv": ["math"], "idx": ["gzip", "math", "re", "struct"]}
     names = _names(source, "python")
+    backend = _backend(run_or_spec)
     return _fill(
         "python.tmpl", **{**names, "title": _docstring_text(names["title"])},
+        backend=backend, backend_package="jax" if backend == "jax" else "tensorflow",
         about=_docstring_text("\n".join(_about(source))), epochs=str(train.epochs),
         seed=str(train.seed), batch_size=str(train.batch_size),
         validation_split=repr(float(train.validation_split)), n_classes=str(source.n_classes),
@@ -321,6 +323,19 @@ def python_script(run_or_spec, dataset_name: str | None = None) -> str:
         load_call="load_data(args.data)" if upload else "load_data()",
         optimizer=python_call(_optimizer(train)), callbacks=_python_callbacks(train),
     )  # fmt: skip
+
+
+def _backend(run_or_spec) -> str:
+    """The Keras backend a run trained on (recorded in the run; runs from before backends
+    were recorded trained on TensorFlow), or the one a spec would train on."""
+    from mnist_core.runs.backend import choose_backend, used_backend
+
+    if isinstance(run_or_spec, ModelSpec):
+        return choose_backend(run_or_spec)[0]
+    used = used_backend(run_or_spec)
+    if used is not None:
+        return str(used["backend"])
+    return "tensorflow" if run_or_spec.summary is not None else choose_backend(run_or_spec.spec)[0]
 
 
 def r_script(run_or_spec, dataset_name: str | None = None) -> str:
