@@ -32,7 +32,8 @@ PAGES = {
     "Embeddings (PCA, 70,000)": ("/embeddings?dataset=mnist&method=pca&split=all",
                                  "Cluster quality", "Embeddings"),
     "Model builder": ("/builder?dataset=mnist", "Total parameters", "Model builder"),
-    "Runs": ("/runs?dataset=mnist", "Runs", "Runs"),
+    "Runs": ("/runs?dataset=mnist", "No runs yet: train a model on the Model builder page, "
+             "launch a study on the Studies page, or fit a baseline above.", "Runs"),
 }
 LOAD_PAGES = ("Data explorer", "Embeddings (PCA, 70,000)")
 TIMEOUT_MS = 180_000
