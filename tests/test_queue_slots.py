@@ -40,7 +40,8 @@ def two_cores(monkeypatch):
 
 
 def _run(digits, **train):
-    spec = with_train(PRESETS["ff64"].spec, **train)
+    # On TensorFlow, whose thread pools these tests check (a dense stack would train on JAX).
+    spec = with_train(PRESETS["ff64"].spec, keras_backend="tensorflow", **train)
     return runs.create_run(spec, dataset="digits", fingerprint=digits.fingerprint,
                            input_shape=digits.image_shape, n_classes=digits.n_classes)  # fmt: skip
 
