@@ -211,7 +211,9 @@ def _same_data(loaded, dataset) -> None:
 
 @pytest.mark.parametrize("name", ["digits", "with_test.npz", "flat_fractions.npz", "kaggle.csv",
                                   "fractions.csv", "idx_test", "idx_train_only"])  # fmt: skip
-def test_the_python_loader_gives_the_apps_data(name, tmp_path):
+def test_the_python_loader_gives_the_apps_data(name, tmp_path, monkeypatch):
+    # Run in this process: the script's KERAS_BACKEND stays in this test (monkeypatch undoes it).
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
     dataset = name if name == "digits" else str(_uploads(tmp_path / "data")[name])
     script = tmp_path / "train.py"
     script.write_text(python_script(TINY, dataset))

@@ -9,6 +9,8 @@ this work: the export imports TensorFlow.
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,7 +91,9 @@ def prepare(record, *, retry: bool = False) -> Status:
 
 
 def run(directory: Path, spec: dict, progress) -> str:
-    """The worker's ``export`` job, in the run's job folder ``directory``."""
+    """The worker's ``export`` job, in the run's job folder ``directory``. On TensorFlow
+    whatever the run trained on or the environment says: tf2onnx traces TensorFlow."""
+    os.environ["KERAS_BACKEND"] = "tensorflow"  # before anything imports Keras
     try:
         return _export_and_index(Path(directory), progress)
     except InsideError as exc:  # the worker shows a ValueError's sentence as it is
