@@ -17,7 +17,7 @@ import sys
 import threading
 from pathlib import Path
 
-from benchmarks.common import ROOT, Row, seeded_cache
+from benchmarks.common import ROOT, Row, cpu_seconds, seeded_cache
 from tests.browser import rss_mb as _rss_mb
 
 SEVEN = [((70, 55), (215, 55)), ((215, 55), (125, 240))]
@@ -71,12 +71,6 @@ def _clear(page) -> None:
     page.get_by_text("Prediction: draw a digit.").wait_for(timeout=60_000)
 
 
-def _cpu_ms(pid: int) -> float:
-    """CPU time (user + system) a process has used so far, in ms."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
-
-
 def _digit(page, index: int) -> float:
     """Milliseconds from Enter in the index box to the last text of the layer view."""
     page.evaluate(_WATCH_DIGIT, f"of test digit #{index:,},")
@@ -125,10 +119,10 @@ def _measure(url, process, run_ids, *, strokes, digits, peak, stop) -> dict:
                     timeout=60_000)  # fmt: skip
                 digit_times, cpu = [], []
                 for i in range(digits):
-                    before = _cpu_ms(process.pid)
+                    before = cpu_seconds(process.pid)
                     digit_times.append(_digit(page, 1 + i))
                     page.wait_for_timeout(300)  # the last messages sent
-                    cpu.append(_cpu_ms(process.pid) - before)
+                    cpu.append((cpu_seconds(process.pid) - before) * 1000)
                 results[name] = {"stroke_ms": times, "digit_ms": digit_times,
                                  "digit_server_cpu_ms": cpu}  # fmt: skip
                 page.close()

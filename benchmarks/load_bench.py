@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks.common import Row, seeded_cache
+from benchmarks.common import Row, cpu_seconds, seeded_cache
 
 # Each page: its link, the text of its last section (drawn when the page is complete), and
 # its name in the sidebar.
@@ -37,11 +37,6 @@ PAGES = {
 }
 LOAD_PAGES = ("Data explorer", "Embeddings (PCA, 70,000)")
 TIMEOUT_MS = 180_000
-
-
-def _cpu_s(pid: int) -> float:
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _open(page, url: str | None, marker: str, link: str | None = None) -> float:
@@ -80,17 +75,17 @@ async def _measure(url: str, pid: int, *, sessions: int, rounds: int) -> dict:
         new_tab: dict[str, list[float]] = {name: [] for name in PAGES}
         for _ in range(3):
             for name, (path, marker, link) in PAGES.items():
-                before = _cpu_s(pid)
+                before = cpu_seconds(pid)
                 await _open(page, None, marker, link)
                 await page.wait_for_timeout(500)  # the last messages sent
-                warm[name].append(_cpu_s(pid) - before)
+                warm[name].append(cpu_seconds(pid) - before)
         for name, (path, marker, _) in PAGES.items():
             for _ in range(3):
                 tab = await context.new_page()
-                before = _cpu_s(pid)
+                before = cpu_seconds(pid)
                 await _open(tab, url + path, marker)
                 await tab.wait_for_timeout(500)
-                new_tab[name].append(_cpu_s(pid) - before)
+                new_tab[name].append(cpu_seconds(pid) - before)
                 await tab.close()
         await context.close()
         # Many sessions at once, each alternating the two pages.
