@@ -89,14 +89,22 @@ def use_threads(record, progress: JobProgress, *, tensorflow: bool) -> int:
     over the runs :func:`~mnist_core.runs.queue.sharing` them)
     before any library starts its thread pools: TensorFlow's intra- and inter-op pools
     (which must be set before its first op), OpenMP's and joblib's ``n_jobs=-1`` (the
-    baseline's forest). Recorded as the run's ``threads`` event and a line of its log."""
-    from mnist_core.runs.queue import available_cores, max_training, sharing, threads_per_run
+    baseline's forest); and, when it shares them, its slot's cores as its CPU affinity (all
+    backends). Recorded as the run's ``threads`` event and a line of its log."""
+    from mnist_core.runs.queue import (available_cores, held_slot, max_training, sharing,
+                                       slot_cpus, threads_per_run)  # fmt: skip
 
     slots, cores, shared = max_training(), available_cores(), sharing(record.directory)
     threads = threads_per_run(slots=shared, cores=cores)
     os.environ["OMP_NUM_THREADS"] = os.environ["LOKY_MAX_CPU_COUNT"] = str(threads)
     event = {"type": "threads", "threads": threads, "slots": slots, "cores": cores,
              "sharing": shared}  # fmt: skip
+    # Its own cores too: XLA (JAX) sizes its pool from the cores it may run on and ignores
+    # thread-count flags (measured), so a run sharing the machine keeps to its slot's cores.
+    cpus = slot_cpus(held_slot(), threads) if held_slot() is not None else None
+    if cpus:
+        os.sched_setaffinity(0, cpus)
+        event["cpus"] = cpus
     if tensorflow:
         import tensorflow as tf
 

@@ -172,11 +172,14 @@ def training_slot(
             return
         place = queue_place(directory)
         if place.ahead == 0:
-            handle = _take_free_slot(slots)
-            if handle is not None:
+            taken = _take_free_slot(slots)
+            if taken is not None:
+                global _held_slot
+                handle, _held_slot = taken
                 try:
                     yield True
                 finally:
+                    _held_slot = None
                     fcntl.flock(handle, fcntl.LOCK_UN)
                     handle.close()
                 return
@@ -184,6 +187,25 @@ def training_slot(
             on_wait(place)
             last = place
         time.sleep(poll)
+
+
+def held_slot() -> int | None:
+    """The number of the local training slot this process holds (0, 1, ...), or None."""
+    return _held_slot
+
+
+def slot_cpus(slot: int, threads: int) -> list[int] | None:
+    """The cores a run in ``slot`` keeps to when it may use ``threads`` of them: slot 0 the
+    first ``threads`` cores of this process's affinity mask, slot 1 the next, and so on
+    (wrapping). None when ``threads`` covers every core: nothing to pin."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if threads >= len(cpus):
+        return None
+    start = (slot * threads) % len(cpus)
+    return [cpus[(start + i) % len(cpus)] for i in range(threads)]
+
+
+_held_slot: int | None = None
 
 
 def _take_free_slot(slots: Path):
@@ -194,5 +216,5 @@ def _take_free_slot(slots: Path):
         except BlockingIOError:
             handle.close()
             continue
-        return handle
+        return handle, number
     return None
