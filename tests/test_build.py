@@ -143,3 +143,74 @@ def test_any_display_name_builds_under_a_safe_keras_name(name, keras_name):
     x = np.zeros((8, 8, 8, 1), dtype=np.float32)
     model.fit(x, np.arange(8) % 3, epochs=1, verbose=0)  # TensorFlow accepts its scope names
     assert spec.name == name
+
+
+# The cosine schedule, trained for real on each backend in a fresh process (the backend is
+# chosen when Keras is imported): 50 images, validation split 0.2, batch 8 -> 40 training
+# images, 5 steps an epoch, 3 epochs, 15 steps; TensorFlow with 4 steps per compiled call.
+COSINE_FIT = """
+import json, sys
+import numpy as np
+import keras
+from mnist_core.models import LayerSpec, ModelSpec, TrainSpec
+from mnist_core.models.keras_build import build_callbacks, build_model, compile_model
+
+spec = ModelSpec((LayerSpec("Flatten"), LayerSpec("Dense", {"units": 8})), TrainSpec(
+    learning_rate=0.01, lr_schedule="cosine", batch_size=8, epochs=3, validation_split=0.2))
+model = compile_model(build_model(spec, input_shape=(4, 4), n_classes=3), spec.train,
+                      steps_per_execution=int(sys.argv[1]))
+seen = []
+
+class Seen(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        seen.append([int(np.asarray(self.model.optimizer.iterations)),
+                     float(np.asarray(self.model.optimizer.learning_rate))])
+
+rng = np.random.default_rng(0)
+x, y = rng.random((50, 4, 4, 1), dtype="float32"), rng.integers(0, 3, 50)
+model.fit(x, y, batch_size=8, epochs=3, validation_split=0.2, verbose=0,
+          callbacks=[*build_callbacks(spec.train), Seen()])
+schedule = model.optimizer._learning_rate
+print(json.dumps({"backend": keras.backend.backend(), "seen": seen,
+                  "type": type(schedule).__name__, "decay_steps": schedule.decay_steps,
+                  "at": [float(np.asarray(schedule(step))) for step in (0, 3, 7, 12, 15)]}))
+"""
+
+
+@pytest.mark.parametrize("backend, steps_per_execution", [("tensorflow", 4), ("jax", 1)])
+def test_the_cosine_schedule_sets_the_rate_of_every_step_on_each_backend(
+        backend, steps_per_execution):
+    import json
+    import math
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-c", COSINE_FIT, str(steps_per_execution)],
+                            capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["backend"] == backend and out["type"] == "CosineDecay"
+    assert out["decay_steps"] == 15  # 5 batches an epoch x 3 epochs, set as training began
+
+    def cosine(step):
+        return 0.01 * 0.5 * (1 + math.cos(math.pi * step / 15))
+
+    # What the run logs each epoch (the optimizer's current rate) follows the cosine...
+    assert [step for step, _ in out["seen"]] == [5, 10, 15]
+    assert [lr for _, lr in out["seen"]] == pytest.approx([cosine(5), cosine(10), 0.0], abs=1e-7)
+    # ... and so does the rate of single steps inside an epoch, from 0.01 down to 0.
+    assert out["at"] == pytest.approx([cosine(s) for s in (0, 3, 7, 12, 15)], abs=1e-7)
+    assert out["at"][0] == pytest.approx(0.01) and out["at"][-1] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_constant_schedule_keeps_a_plain_rate_and_adds_no_callback():
+    train = TrainSpec(learning_rate=0.02)
+    assert float(np.asarray(build.build_optimizer(train).learning_rate)) == pytest.approx(0.02)
+    assert not any(isinstance(c, build.CosineSteps) for c in build.build_callbacks(train))
+    cosine = TrainSpec(learning_rate=0.02, lr_schedule="cosine")
+    assert sum(isinstance(c, build.CosineSteps) for c in build.build_callbacks(cosine)) == 1
+

@@ -70,6 +70,12 @@ SPECS = {
                                                   min_delta=1e-3),
                  reduce_lr=ReduceLRSpec(patience=1, factor=0.5, min_lr=1e-5)),
         "every layér (v2)"),
+    "cosine": ModelSpec((
+        _layer("RandomRotation", factor=0.025), _layer("Conv2D", filters=8, kernel_size=3),
+        _layer("BatchNormalization"), _layer("MaxPooling2D", pool_size=2), _layer("Flatten"),
+        _layer("Dense", units=16), _layer("Dropout", rate=0.3),
+    ), TrainSpec(optimizer="adam", learning_rate=0.003, lr_schedule="cosine", batch_size=64,
+                 epochs=3, validation_split=0.1, seed=5), "cosine"),
 }  # fmt: skip
 
 
@@ -121,6 +127,10 @@ def test_the_python_script_builds_the_apps_model(name, script_runs):
     spec = SPECS[name]
     stdout, out = script_runs(name)
     app = compile_model(build_model(spec, input_shape=(8, 8), n_classes=10), spec.train)
+    if spec.train.lr_schedule == "cosine":  # the app stretches it over the fit's steps
+        n_train = len(load_dataset("digits").x_train)  # the script ran 1 epoch
+        steps = -(-int(n_train * (1 - spec.train.validation_split)) // spec.train.batch_size)
+        app.optimizer._learning_rate.decay_steps = steps
     assert _printed(stdout, "Parameters") == app.count_params()
     assert 0.0 <= _printed(stdout, "Test accuracy") <= 1.0
     exported = keras.saving.load_model(out / "model.keras")
@@ -131,6 +141,10 @@ def test_the_python_script_builds_the_apps_model(name, script_runs):
     mine, theirs = exported.optimizer.get_config(), app.optimizer.get_config()
     del mine["name"], theirs["name"]  # Keras numbers a process's optimizers: adam, adam_1
     assert mine == theirs and "learning_rate" in mine
+    if spec.train.lr_schedule == "cosine":  # 0.003 down to 0 over the one epoch's 21 steps
+        assert mine["learning_rate"]["class_name"] == "CosineDecay"
+        assert mine["learning_rate"]["config"]["decay_steps"] == 21
+        assert mine["learning_rate"]["config"]["alpha"] == 0.0
     assert {"last.weights.h5", "history.csv"} <= {p.name for p in out.iterdir()}
     if spec.train.early_stopping is not None:
         assert (out / "best.weights.h5").exists()
@@ -358,6 +372,8 @@ KERAS3 = {
     "callback_terminate_on_nan": (),
     "dataset_mnist": ("path", "convert"),
     "dataset_fashion_mnist": ("convert",),
+    "learning_rate_schedule_cosine_decay": ("initial_learning_rate", "decay_steps", "alpha",
+                                            "name", "warmup_target", "warmup_steps"),
     "set_random_seed": ("seed",),
     "count_params": ("object",),
     "save_model": ("model", "filepath", "overwrite", "zipped", "..."),
@@ -368,7 +384,8 @@ KERAS3 = {
     "summary": ("object", "..."),
     "array_reshape": ("x", "dim", "order"),
 }  # fmt: skip
-KERAS3_PREFIXES = ("layer_", "callback_", "optimizer_", "regularizer_", "dataset_", "keras_")
+KERAS3_PREFIXES = ("layer_", "callback_", "optimizer_", "regularizer_", "dataset_", "keras_",
+                   "learning_rate_schedule_")
 
 
 def _r_calls(text: str):
@@ -431,7 +448,8 @@ def test_the_r_script_calls_only_keras3s_functions_and_arguments(tmp_path):
             unknown = [a for a in arguments if a not in formals and "..." not in formals]
             assert unknown == [], f"{name}: {function}() has no argument {unknown}"
     assert {"layer_random_zoom", "optimizer_adam_w", "keras$callbacks$EarlyStopping",
-            "callback_early_stopping", "dataset_fashion_mnist", "fit"} <= checked
+            "callback_early_stopping", "dataset_fashion_mnist", "fit",
+            "learning_rate_schedule_cosine_decay"} <= checked
 
 
 def test_r_uses_the_early_stopping_class_only_for_a_fractional_min_delta():

@@ -80,6 +80,13 @@ def _layer(**layer) -> dict:
         (_train(optimizer=["adam"]),
          "The optimizer must be one of sgd, rmsprop, adam, adamw, adagrad, adadelta, nadam; got "
          "['adam']."),
+        (_train(lr_schedule="linear"),
+         "The learning-rate schedule must be one of constant, cosine; got 'linear'."),
+        (_train(lr_schedule=None),
+         "The learning-rate schedule must be one of constant, cosine; got None."),
+        (_train(lr_schedule="cosine", reduce_lr={}),
+         "A cosine learning-rate schedule sets the rate at every step, so it cannot be "
+         "combined with reduce LR on plateau; turn one of them off."),
         (_train(nesterov="yes"), "Nesterov must be true or false; got 'yes'."),
         (_train(nesterov=1), "Nesterov must be true or false; got 1."),
         (_train(early_stopping={"restore_best_weights": "no"}),
@@ -114,7 +121,8 @@ def _layer(**layer) -> dict:
     ids=["l2-text", "l2-inf", "l2-nan", "units-text", "units-bool", "activation-list",
          "rate-text", "huge-kernel", "type-list", "lr-text", "lr-inf", "momentum-text",
          "split-text", "split-0.99999", "split-tiny", "seed-negative", "seed-2**40", "seed-float",
-         "batch-text", "epochs-1e9", "optimizer-list", "nesterov-yes", "nesterov-1",
+         "batch-text", "epochs-1e9", "optimizer-list", "schedule-linear", "schedule-none",
+         "cosine-and-reduce-lr", "nesterov-yes", "nesterov-1",
          "restore-no", "patience-text", "min-delta-text", "monitor-list", "rl-patience-text",
          "factor-text", "min-lr-text", "es-list", "rl-unknown", "train-list", "name-object",
          "name-empty", "name-newline", "layers-text", "spec-list"],

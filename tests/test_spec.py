@@ -120,6 +120,11 @@ def test_impossible_layers_are_named(layers, shape, message, layer):
          "the training loss.", "early_stopping"),
         ({"reduce_lr": ReduceLRSpec(factor=1.5)},
          "Reduce LR on plateau factor must be in (0, 1); got 1.5.", "reduce_lr"),
+        ({"lr_schedule": "step"},
+         "The learning-rate schedule must be one of constant, cosine; got 'step'.", "lr_schedule"),
+        ({"lr_schedule": "cosine", "reduce_lr": ReduceLRSpec()},
+         "A cosine learning-rate schedule sets the rate at every step, so it cannot be combined "
+         "with reduce LR on plateau; turn one of them off.", "lr_schedule"),
     ],
 )  # fmt: skip
 def test_impossible_training_settings_are_named(train, message, field):
@@ -149,6 +154,20 @@ def test_unknown_layer_type_and_parameter():
 def test_damaged_url_is_one_sentence():
     with pytest.raises(SpecError, match=r"^The spec in the link is damaged; it could not be read\.$"):
         ModelSpec.from_url("not-a-spec")
+
+
+def test_the_lr_schedule_round_trips_and_its_default_stays_out_of_json_and_links():
+    constant = ModelSpec((LayerSpec("Flatten"),), TrainSpec(epochs=3), "s")
+    assert constant.train.lr_schedule == "constant"
+    assert "lr_schedule" not in constant.to_json()["train"]  # old specs and links read as before
+    old = {"name": "s", "layers": [{"type": "Flatten"}], "train": {"epochs": 3}}
+    assert ModelSpec.from_json(old) == constant
+    cosine = ModelSpec((LayerSpec("Flatten"),), TrainSpec(epochs=3, lr_schedule="cosine"), "s")
+    assert cosine.to_json()["train"]["lr_schedule"] == "cosine"
+    assert ModelSpec.from_json(cosine.to_json()) == cosine
+    assert ModelSpec.from_url(cosine.to_url()) == cosine
+    assert ModelSpec.from_url(constant.to_url()).train.lr_schedule == "constant"
+    assert analyze(cosine, input_shape=(8, 8), n_classes=10).ok
 
 
 def test_learning_rate_defaults_follow_the_optimizer():

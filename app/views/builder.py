@@ -293,8 +293,9 @@ def training_settings() -> TrainSpec:
     LR on plateau; the TrainSpec they make is kept in the session for the next draw."""
     t: TrainSpec = st.session_state[TRAIN]
     v = st.session_state[FORM]
-    shown = [TRAIN_FIELDS[name] for name in ("optimizer", "learning_rate", "batch_size",
-                                             "epochs", "validation_split", "seed")]  # fmt: skip
+    shown = [TRAIN_FIELDS[name] for name in ("optimizer", "learning_rate", "lr_schedule",
+                                             "batch_size", "epochs", "validation_split",
+                                             "seed")]  # fmt: skip
     optimizer = st.session_state.get(f"T{v}_optimizer", t.optimizer)
     if optimizer == "sgd":
         shown += [TRAIN_FIELDS["momentum"], TRAIN_FIELDS["nesterov"]]

@@ -178,7 +178,8 @@ def _model_html(ev: RunEvaluation) -> str:
     )  # fmt: skip
     t = spec.train
     training = ", ".join(filter(None, [
-        f"{t.optimizer} (learning rate {t.effective_learning_rate:g})",
+        f"{t.optimizer} (learning rate {t.effective_learning_rate:g}"
+        f"{', cosine to 0' if t.lr_schedule == 'cosine' else ''})",
         f"batch {t.batch_size}", f"{t.epochs} epochs",
         f"validation split {t.validation_split:g}" if t.validation_split else "no validation split",
         "early stopping" if t.early_stopping else "", "reduce LR on plateau" if t.reduce_lr else "",

@@ -23,6 +23,7 @@ from mnist_core.inside.code_export_calls import (
     R_FUNCTIONS,
     R_MAX_INT,
     Call,
+    Code,
     ExportError,
     RInt,
     comment,
@@ -132,6 +133,8 @@ def _about(source: _Source) -> list[str]:
     lines += [f"    {f'{row.number}.' if row.number else '+ ':3} {plain(row.name)}"
               for row in analysis.rows[1:]]  # fmt: skip
     lr = f"learning rate {train.effective_learning_rate:g}"
+    if train.lr_schedule == "cosine":
+        lr += " (cosine to 0)"
     lines.append(f"Trained with {train.optimizer}, {lr}, batch size {train.batch_size}, "
                  f"{train.epochs} epochs, seed {train.seed}.")  # fmt: skip
     if source.test_accuracy is not None:
@@ -269,10 +272,46 @@ def _r_callbacks(train) -> str:
 
 
 def _optimizer(train) -> Call:
-    kwargs: dict[str, Any] = {"learning_rate": float(train.effective_learning_rate)}
+    """The optimizer's call; with a cosine schedule its rate is the script's variable
+    ``learning_rate`` (see :func:`_schedule`)."""
+    rate = float(train.effective_learning_rate)
+    kwargs: dict[str, Any] = {"learning_rate": Code("learning_rate")
+                              if train.lr_schedule == "cosine" else rate}  # fmt: skip
     if train.optimizer == "sgd":
         kwargs |= {"momentum": float(train.momentum), "nesterov": bool(train.nesterov)}
     return Call(f"keras.optimizers.{OPTIMIZERS[train.optimizer][0]}", (), kwargs)
+
+
+_SCHEDULE_COMMENT = (
+    "The learning rate falls along a half cosine, step by step, from {rate:g} to 0 after "
+    "the last batch of the last epoch, as in the app (Keras trains on the first "
+    "(1 - validation split) share of the images, in batches).")
+
+
+def _schedule(train, lang: str) -> str:
+    """The lines that make the cosine schedule before compiling ("" without one)."""
+    if train.lr_schedule != "cosine":
+        return ""
+    rate = float(train.effective_learning_rate)
+    text = _SCHEDULE_COMMENT.format(rate=rate)
+    if lang == "python":
+        return "\n".join([
+            *comment(text, "    "),
+            "    steps_per_epoch = math.ceil(int(len(x_train) * (1 - VALIDATION_SPLIT)) / "
+            "BATCH_SIZE)",
+            "    total_steps = steps_per_epoch * args.epochs",
+            wrap("learning_rate = keras.optimizers.schedules.CosineDecay",
+                 [repr(rate), "decay_steps=total_steps", "alpha=0.0"], "", "    "),
+        ]) + "\n"  # fmt: skip
+    return "\n".join([
+        *comment(text),
+        "steps_per_epoch <- ceiling(floor(dim(x_train)[1] * (1 - validation_split)) / "
+        "batch_size)",
+        "total_steps <- steps_per_epoch * epochs",
+        wrap("learning_rate <- learning_rate_schedule_cosine_decay",
+             [f"initial_learning_rate = {value(rate, 'r')}", "decay_steps = total_steps",
+              "alpha = 0"], ""),
+    ]) + "\n"  # fmt: skip
 
 
 def _docstring_text(text: str) -> str:
@@ -302,6 +341,7 @@ def python_script(run_or_spec, dataset_name: str | None = None) -> str:
     ]
     upload = kind in UPLOAD_FORMATS
     imports = {"npz": ["math"], "csv": ["math"], "idx": ["gzip", "math", "re", "struct"]}
+    modules = sorted({*imports.get(kind, []), *(["math"] if train.lr_schedule == "cosine" else [])})
     names = _names(source, "python")
     backend = _backend(run_or_spec)
     return _fill(
@@ -312,7 +352,7 @@ def python_script(run_or_spec, dataset_name: str | None = None) -> str:
         validation_split=repr(float(train.validation_split)), n_classes=str(source.n_classes),
         needs=" (and scikit-learn)" if kind == "digits" else "",
         pip=" scikit-learn" if kind == "digits" else "",
-        stdlib_imports="".join(f"import {m}\n" for m in imports.get(kind, [])),
+        stdlib_imports="".join(f"import {m}\n" for m in modules),
         data=_data(source, "python").rstrip(),
         model_doc=f"The model as the app builds it: {len(spec.layers)} layers, then the "
                   "softmax output.",
@@ -322,6 +362,7 @@ def python_script(run_or_spec, dataset_name: str | None = None) -> str:
         if upload else "",
         load_call="load_data(args.data)" if upload else "load_data()",
         optimizer=python_call(_optimizer(train)), callbacks=_python_callbacks(train),
+        schedule=_schedule(train, "python"),
     )  # fmt: skip
 
 
@@ -369,5 +410,5 @@ def r_script(run_or_spec, dataset_name: str | None = None) -> str:
         model="\n".join(lines),
         optimizer=wrap(OPTIMIZERS[train.optimizer][1],
                         [f"{k} = {value(v, 'r')}" for k, v in optimizer.kwargs.items()], ""),
-        callbacks=_r_callbacks(train),
+        callbacks=_r_callbacks(train), schedule=_schedule(train, "r"),
     )  # fmt: skip

@@ -13,7 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["R_FUNCTIONS", "R_MAX_INT", "WIDTH", "Call", "ExportError", "RInt", "Recorder",
+__all__ = ["R_FUNCTIONS", "R_MAX_INT", "WIDTH", "Call", "Code", "ExportError", "RInt", "Recorder",
            "comment", "keras_name", "layer_call", "plain", "python_args", "python_call",
            "python_path", "r_args", "r_call", "r_function", "string", "value", "wrap"]  # fmt: skip
 
@@ -96,6 +96,11 @@ def string(text: str) -> str:
     return json.dumps(str(text), ensure_ascii=False)
 
 
+class Code(str):
+    """Code written as is, in either language: a variable the script defines (the cosine
+    schedule's ``learning_rate``)."""
+
+
 class RInt(int):
     """An integer written as R's integer literal (``3L``): for a Python function called
     from R directly, which gets no keras3 conversion."""
@@ -105,6 +110,8 @@ def value(item: Any, lang: str) -> str:
     """``item`` (a number, text, bool, tuple or :class:`Call`) as ``"python"`` or ``"r"`` code."""
     if isinstance(item, Call):
         return python_call(item) if lang == "python" else r_call(item)
+    if isinstance(item, Code):
+        return str(item)
     if isinstance(item, bool):
         return ("True" if item else "False") if lang == "python" else str(item).upper()
     if isinstance(item, RInt) and lang == "r":

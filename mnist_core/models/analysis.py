@@ -169,6 +169,11 @@ def _check_training(train: TrainSpec) -> list[SpecError]:
                 f"{label} monitors {callback.monitor} but there is no validation split; set "
                 "one or monitor the training loss.", field=name,
             ))  # fmt: skip
+    if train.lr_schedule == "cosine" and train.reduce_lr is not None:
+        errors.append(SpecError(
+            "A cosine learning-rate schedule sets the rate at every step, so it cannot be "
+            "combined with reduce LR on plateau; turn one of them off.", field="lr_schedule",
+        ))  # fmt: skip
     return errors
 
 

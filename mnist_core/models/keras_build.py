@@ -14,7 +14,7 @@ from keras import layers
 from mnist_core.models.analysis import analyze
 from mnist_core.models.spec import LayerSpec, ModelSpec, TrainSpec
 
-__all__ = ["build_callbacks", "build_model", "build_optimizer", "compile_model", "keras_layer",
+__all__ = ["CosineSteps", "build_callbacks", "build_model", "build_optimizer", "compile_model", "keras_layer",
            "keras_name"]  # fmt: skip
 
 
@@ -48,7 +48,13 @@ def keras_name(name: str) -> str:
 
 
 def build_optimizer(train: TrainSpec) -> keras.optimizers.Optimizer:
+    """The spec's optimizer. With ``lr_schedule`` "cosine" its learning rate is a
+    :class:`keras.optimizers.schedules.CosineDecay` from the spec's rate to 0, computed from
+    the optimizer's step count inside the compiled step (so it follows every step on
+    TensorFlow and on JAX alike); :class:`CosineSteps` sets its length when training starts."""
     lr = train.effective_learning_rate
+    if train.lr_schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=1, alpha=0.0)
     if train.optimizer == "sgd":
         return keras.optimizers.SGD(lr, momentum=train.momentum, nesterov=train.nesterov)
     classes = {
@@ -67,12 +73,26 @@ def build_callbacks(train: TrainSpec) -> list[keras.callbacks.Callback]:
             monitor=es.monitor, patience=es.patience, min_delta=es.min_delta,
             restore_best_weights=es.restore_best_weights,
         ))  # fmt: skip
+    if train.lr_schedule == "cosine":
+        callbacks.append(CosineSteps())
     if train.reduce_lr is not None:
         rl = train.reduce_lr
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
             monitor=rl.monitor, patience=rl.patience, factor=rl.factor, min_lr=rl.min_lr,
         ))  # fmt: skip
     return callbacks
+
+
+class CosineSteps(keras.callbacks.Callback):
+    """Stretches the optimizer's cosine over the fit's steps (batches an epoch × epochs) as
+    training begins, before the step is compiled, so the rate reaches 0 after the last
+    batch whatever the dataset's size, validation split or epochs."""
+
+    def on_train_begin(self, logs=None):
+        schedule = getattr(self.model.optimizer, "_learning_rate", None)
+        steps, epochs = self.params.get("steps"), self.params.get("epochs")
+        if isinstance(schedule, keras.optimizers.schedules.CosineDecay) and steps and epochs:
+            schedule.decay_steps = int(steps) * int(epochs)
 
 
 def compile_model(model: keras.Model, train: TrainSpec, *,

@@ -25,7 +25,7 @@ from mnist_core.models.fields import Field, SpecError, shown
 from mnist_core.models.layers import LAYER_TYPES
 
 __all__ = [
-    "DEFAULT_LEARNING_RATES", "EARLY_STOPPING_FIELDS", "KERAS_BACKENDS", "MAX_LAYERS", "MONITORS", "OPTIMIZERS", "REDUCE_LR_FIELDS", "TRAIN_FIELDS", "EarlyStoppingSpec", "LayerSpec",
+    "DEFAULT_LEARNING_RATES", "EARLY_STOPPING_FIELDS", "KERAS_BACKENDS", "LR_SCHEDULES", "MAX_LAYERS", "MONITORS", "OPTIMIZERS", "REDUCE_LR_FIELDS", "TRAIN_FIELDS", "EarlyStoppingSpec", "LayerSpec",
     "ModelSpec", "ReduceLRSpec", "SpecError", "TrainSpec", "name_problem",
 ]  # fmt: skip
 
@@ -40,6 +40,9 @@ MAX_URL_JSON_BYTES = 256 * 1024  # a link's spec, decompressed; 100 layers need 
 MAX_SEED = 2**32 - 1  # what NumPy's and Keras's seeding accept
 # Which Keras backend trains the run; "auto" picks by the layers (mnist_core.runs.backend).
 KERAS_BACKENDS = ("auto", "tensorflow", "jax")
+# How the learning rate moves during training: "constant" (only reduce_lr may change it) or
+# "cosine" (per step, from the learning rate down to 0 at the end of the last epoch).
+LR_SCHEDULES = ("constant", "cosine")
 
 TRAIN_FIELDS: dict[str, Field] = {f.name: f for f in (
     Field("optimizer", "choice", "adam", choices=OPTIMIZERS, subject="The optimizer"),
@@ -61,6 +64,11 @@ TRAIN_FIELDS: dict[str, Field] = {f.name: f for f in (
           subject="The Keras backend",
           help="auto: JAX for dense layers, TensorFlow for convolutions (faster on this "
                "machine's CPU, as measured); the run records the one it used."),
+    Field("lr_schedule", "choice", "constant", choices=LR_SCHEDULES,
+          label="learning-rate schedule", subject="The learning-rate schedule",
+          help="constant: the learning rate stays (reduce LR on plateau may lower it). "
+               "cosine: it falls along a half cosine, step by step, from the learning rate "
+               "to 0 at the end of the last epoch (not with reduce LR on plateau)."),
 )}  # fmt: skip
 EARLY_STOPPING_FIELDS: dict[str, Field] = {f.name: f for f in (
     Field("monitor", "choice", "val_loss", choices=MONITORS, subject="Early stopping monitor"),
@@ -153,7 +161,8 @@ class ReduceLRSpec:
 class TrainSpec:
     """How to train. ``learning_rate`` None means the optimizer's Keras default;
     ``validation_split`` 0 means no validation data; ``keras_backend`` "auto" lets the run
-    choose by its layers (:mod:`mnist_core.runs.backend`). Ranges: :data:`TRAIN_FIELDS`."""
+    choose by its layers (:mod:`mnist_core.runs.backend`); ``lr_schedule`` "cosine" anneals
+    the learning rate to 0 over all epochs' steps. Ranges: :data:`TRAIN_FIELDS`."""
 
     optimizer: str = "adam"
     learning_rate: float | None = None
@@ -164,6 +173,7 @@ class TrainSpec:
     validation_split: float = 0.2
     seed: int = 0
     keras_backend: str = "auto"  # one of KERAS_BACKENDS
+    lr_schedule: str = "constant"  # one of LR_SCHEDULES
     early_stopping: EarlyStoppingSpec | None = None
     reduce_lr: ReduceLRSpec | None = None
 
@@ -184,8 +194,10 @@ class ModelSpec:
 
     def to_json(self) -> dict:
         train = asdict(self.train)
-        if train["keras_backend"] == "auto":  # the default stays out: specs and links as before
-            del train["keras_backend"]
+        # The defaults of later fields stay out: specs and links read as before.
+        for key, default in (("keras_backend", "auto"), ("lr_schedule", "constant")):
+            if train[key] == default:
+                del train[key]
         return {"name": self.name, "layers": [layer.to_json() for layer in self.layers],
                 "train": train}  # fmt: skip
 
