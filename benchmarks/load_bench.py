@@ -5,12 +5,22 @@
   tab: the app's scripts and styles come from the browser's cache); the server process's
   CPU time (user + system, from /proc) from the click to the page's last message, median
   per page. Target <= 0.15 s.
-- N browser sessions at once (default 8), each alternating the Data explorer and the
-  Embeddings page (PCA of all 70,000) for a few rounds: the time from navigation to the
-  page being ready (its last section drawn and the app no longer running), p50 / p95 per
+- N browser sessions at once (default 8), each opening the app once (its first page load
+  is reported apart) and then alternating the Data explorer and the Embeddings page (PCA
+  of all 70,000) from the sidebar for a few rounds, as a user moves between pages
+  (``--reload``: every visit a new page load, i.e. a new Streamlit session, as this
+  benchmark measured until 2026-11-21): the time from navigation to the page being ready (its last section drawn and the app no longer running), p50 / p95 per
   page, and every error (a traceback on the page or a page never ready). Target p95 <= 5 s.
+- What a page visit costs the browser, independent of the machine's load: each page opened
+  in a new tab of one otherwise idle browser, 3 times; the CPU time (user + system, from
+  /proc) of all of Chromium's processes (browser, renderer, the software-GL GPU process)
+  from navigation to 2 s after the page is ready, and the renderer main thread's busy time
+  (Chrome DevTools ``Performance.getMetrics`` TaskDuration, wall time: it grows with the
+  load); and the same CPU when the page is switched to from the sidebar; median per page.
+  8 sessions on 2 cores need about 4 x a visit's CPU per visit, whatever the load.
 
-Run alone: ``python -m benchmarks.load_bench [--sessions 8] [--rounds 3]``.
+Run alone: ``python -m benchmarks.load_bench [--sessions 8] [--rounds 3] [--reload]
+[--browser-only]``.
 """
 
 from __future__ import annotations
@@ -37,6 +47,72 @@ PAGES = {
 }
 LOAD_PAGES = ("Data explorer", "Embeddings (PCA, 70,000)")
 TIMEOUT_MS = 180_000
+SETTLE_MS = 2_000  # after the page is ready: plotly draws its charts after Streamlit's last message
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1])
+            except OSError:  # the process ended meanwhile
+                continue
+            tree.setdefault(ppid, []).append(int(entry))
+    return tree
+
+
+def chromium_cpu_seconds() -> float:
+    """CPU time so far of every Chromium process started by this process (its descendants
+    whose command line names chromium): browser, renderers, GPU (software GL) and utility."""
+    tree, total, todo = _children(), 0.0, [os.getpid()]
+    while todo:
+        for pid in tree.get(todo.pop(), []):
+            todo.append(pid)
+            try:
+                if b"chromium" in open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")[0]:
+                    total += cpu_seconds(pid)
+            except OSError:
+                continue
+    return total
+
+
+async def _browser_cost(context, url: str, repeat: int = 3) -> dict[str, dict[str, float]]:
+    """Per page: median Chromium CPU seconds and main-thread task seconds of a visit, (a)
+    opened in a new tab (the app's scripts from the browser's cache, as for a returning
+    user; Streamlit and plotly.js start again) and (b) switched to from the sidebar of an
+    open tab (from the Runs page), as a user moves between pages."""
+    cost: dict[str, dict[str, float]] = {}
+    home = await context.new_page()
+    await _open(home, url + PAGES["Runs"][0], PAGES["Runs"][1])
+    for name, (path, marker, link) in PAGES.items():
+        cpu, task, script, layout, switch = [], [], [], [], []
+        for _ in range(repeat):
+            tab = await context.new_page()
+            cdp = await context.new_cdp_session(tab)
+            await cdp.send("Performance.enable")
+            before = chromium_cpu_seconds()
+            await _open(tab, url + path, marker)
+            await tab.wait_for_timeout(SETTLE_MS)
+            cpu.append(chromium_cpu_seconds() - before)
+            metrics = {m["name"]: m["value"] for m in
+                       (await cdp.send("Performance.getMetrics"))["metrics"]}  # fmt: skip
+            task.append(metrics.get("TaskDuration", 0.0))
+            script.append(metrics.get("ScriptDuration", 0.0))
+            layout.append(metrics.get("LayoutDuration", 0.0) + metrics.get("RecalcStyleDuration", 0.0))
+            await tab.close()
+            if name != "Runs":
+                before = chromium_cpu_seconds()
+                await _open(home, None, marker, link)
+                await home.wait_for_timeout(SETTLE_MS)
+                switch.append(chromium_cpu_seconds() - before)
+                await _open(home, None, PAGES["Runs"][1], PAGES["Runs"][2])
+                await home.wait_for_timeout(SETTLE_MS)
+        cost[name] = {"chromium_cpu_s": statistics.median(cpu), "main_thread_s": statistics.median(task),
+                      "script_s": statistics.median(script), "layout_style_s": statistics.median(layout),
+                      "switch_cpu_s": statistics.median(switch) if switch else None}  # fmt: skip
+    await home.close()
+    return cost
 
 
 async def _open(page, url: str | None, marker: str, link: str | None = None) -> float:
@@ -57,7 +133,8 @@ async def _open(page, url: str | None, marker: str, link: str | None = None) -> 
     return time.perf_counter() - started
 
 
-async def _measure(url: str, pid: int, *, sessions: int, rounds: int) -> dict:
+async def _measure(url: str, pid: int, *, sessions: int, rounds: int, browser_only: bool = False,
+                   reload: bool = False) -> dict:
     from playwright.async_api import async_playwright
 
     from tests.browser import CHROMIUM, CHROMIUM_ARGS
@@ -71,6 +148,10 @@ async def _measure(url: str, pid: int, *, sessions: int, rounds: int) -> dict:
         page = await context.new_page()
         for path, marker, _ in PAGES.values():
             await _open(page, url + path, marker)
+        browser_cost = await _browser_cost(context, url)
+        if browser_only:
+            await browser.close()
+            return {"browser_cost": browser_cost}
         warm: dict[str, list[float]] = {name: [] for name in PAGES}
         new_tab: dict[str, list[float]] = {name: [] for name in PAGES}
         for _ in range(3):
@@ -89,60 +170,90 @@ async def _measure(url: str, pid: int, *, sessions: int, rounds: int) -> dict:
                 await tab.close()
         await context.close()
         # Many sessions at once, each alternating the two pages.
+        # Each session opens the app once (a link to its first page: Streamlit and plotly.js
+        # start in the tab), then moves between the pages from the sidebar, as a user does;
+        # with --reload every visit is a new page load instead (a new Streamlit session each
+        # time), as this benchmark measured until 2026-11-21.
         times: dict[str, list[float]] = {name: [] for name in LOAD_PAGES}
+        first: dict[str, list[float]] = {name: [] for name in LOAD_PAGES}
         errors: list[str] = []
 
         async def user(number: int) -> None:
             page = await browser.new_page(viewport=viewport)
             order = LOAD_PAGES if number % 2 == 0 else LOAD_PAGES[::-1]
-            for _ in range(rounds):
-                for name in order:
-                    path, marker, _ = PAGES[name]
-                    try:
-                        times[name].append(await _open(page, url + path, marker))
-                    except Exception as exc:  # a timeout or a traceback: counted, not fatal
-                        errors.append(f"session {number}, {name}: {str(exc).splitlines()[0]}")
+            visits = [name for _ in range(rounds) for name in order]
+            for i, name in enumerate(visits):
+                path, marker, link = PAGES[name]
+                opened = i == 0 or reload
+                try:
+                    seconds = await _open(page, url + path if opened else None, marker, link)
+                    (first if i == 0 else times)[name].append(seconds)
+                except Exception as exc:  # a timeout or a traceback: counted, not fatal
+                    errors.append(f"session {number}, {name}: {str(exc).splitlines()[0]}")
             await page.close()
 
         started = time.perf_counter()
         await asyncio.gather(*(user(n) for n in range(sessions)))
         wall = time.perf_counter() - started
         await browser.close()
-    return {"warm_cpu_s": warm, "new_tab_cpu_s": new_tab, "times_s": times, "errors": errors, "wall_s": wall}
+    return {"browser_cost": browser_cost, "warm_cpu_s": warm, "new_tab_cpu_s": new_tab, "times_s": times,
+            "first_open_s": first, "reload": reload, "errors": errors, "wall_s": wall}
 
 
 def _p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20)[-1] if len(values) >= 2 else values[0]
 
 
-def measure(*, sessions: int, rounds: int) -> dict:
+def measure(*, sessions: int, rounds: int, browser_only: bool = False, reload: bool = False) -> dict:
     from tests.browser import rss_mb, streamlit_server
 
     log = Path(os.environ["MNIST_CACHE_DIR"]) / "streamlit-load.log"
     with streamlit_server(log) as (url, process):
-        result = asyncio.run(_measure(url, process.pid, sessions=sessions, rounds=rounds))
+        result = asyncio.run(_measure(url, process.pid, sessions=sessions, rounds=rounds,
+                                      browser_only=browser_only, reload=reload))  # fmt: skip
+        result["load_average"] = os.getloadavg()
         result["rss_mb"] = rss_mb(process.pid)
     return result
 
 
-def run(*, quick: bool = False, sessions: int = 8, rounds: int | None = None) -> list[Row]:
+def run(*, quick: bool = False, sessions: int = 8, rounds: int | None = None,
+        browser_only: bool = False, reload: bool = False) -> list[Row]:  # fmt: skip
     if not os.environ.get("MNIST_CACHE_DIR"):
         seeded_cache()
-    got = measure(sessions=sessions, rounds=rounds or (1 if quick else 3))
+    got = measure(sessions=sessions, rounds=rounds or (1 if quick else 3), browser_only=browser_only, reload=reload)
     print(json.dumps(got), file=sys.stderr)
-    rows = [Row(f"warm page switch, server CPU: {name} (median of 3)",
+    rows = []
+    for name, cost in got["browser_cost"].items():
+        rows.append(Row(f"page opened in a new tab, Chromium CPU (all processes): {name} (median of 3)",
+                        round(cost["chromium_cpu_s"], 2), "s"))  # fmt: skip
+        rows.append(Row(f"  of which renderer main thread busy (script {cost['script_s']:.2f} s, "
+                        f"layout+style {cost['layout_style_s']:.2f} s)",
+                        round(cost["main_thread_s"], 2), "s"))  # fmt: skip
+        if cost["switch_cpu_s"] is not None:
+            rows.append(Row(f"page switched to from the sidebar, Chromium CPU: {name} (median of 3)",
+                            round(cost["switch_cpu_s"], 2), "s"))  # fmt: skip
+    if browser_only:
+        rows.append(Row("load average (1 min) at the end", round(got["load_average"][0], 2), ""))
+        return rows
+    rows += [Row(f"warm page switch, server CPU: {name} (median of 3)",
                 round(statistics.median(cpu), 3), "s", "<= 0.15")
             for name, cpu in got["warm_cpu_s"].items()]  # fmt: skip
     rows += [Row(f"  in a new tab (a new session): {name}", round(statistics.median(cpu), 3), "s")
              for name, cpu in got["new_tab_cpu_s"].items()]  # fmt: skip
+    how = "every visit a new page load" if reload else "pages switched from the sidebar"
+    for name, values in got["first_open_s"].items():
+        if values:
+            rows.append(Row(f"{sessions} sessions at once, first page load: {name} (p50)",
+                            round(statistics.median(values), 2), "s"))  # fmt: skip
     for name, values in got["times_s"].items():
         if values:
-            rows.append(Row(f"{sessions} sessions at once, page ready: {name} (p50)",
+            rows.append(Row(f"{sessions} sessions at once ({how}), page ready: {name} (p50)",
                             round(statistics.median(values), 2), "s"))  # fmt: skip
-            rows.append(Row(f"{sessions} sessions at once, page ready: {name} (p95)",
+            rows.append(Row(f"{sessions} sessions at once ({how}), page ready: {name} (p95)",
                             round(_p95(values), 2), "s", "<= 5"))  # fmt: skip
     rows.append(Row(f"{sessions} sessions at once: errors", len(got["errors"]), "", "<= 0"))
     rows.append(Row("server memory after the sessions", round(got["rss_mb"]), "MB", "< 600"))
+    rows.append(Row("load average (1 min) after the sessions", round(got["load_average"][0], 2), ""))
     return rows
 
 
@@ -153,6 +264,11 @@ if __name__ == "__main__":
     parser.add_argument("--sessions", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--browser-only", action="store_true",
+                        help="only each page's cost to the browser (no server CPU, no load)")
+    parser.add_argument("--reload", action="store_true",
+                        help="the sessions load every page anew instead of using the sidebar")
     args = parser.parse_args()
-    for row in run(quick=args.quick, sessions=args.sessions, rounds=args.rounds):
+    for row in run(quick=args.quick, sessions=args.sessions, rounds=args.rounds,
+                   browser_only=args.browser_only, reload=args.reload):  # fmt: skip
         print(f"{row.what}: {row.measured} {row.unit} (target {row.target}) {row.ok}")

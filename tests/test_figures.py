@@ -44,18 +44,41 @@ def test_class_balance_bars_show_count_and_share():
     assert list(test.text) == ["0<br>0.0%", "1<br>100.0%"]
 
 
-def test_pixel_stats_figure_has_one_panel_per_class_and_statistic():
+def _tile(fig_trace, column: int, w: int) -> np.ndarray:
+    """Tile ``column`` (0..) of a pixel-statistics row: its w columns after ``column`` gaps."""
+    z = np.asarray(fig_trace.z, dtype=float)
+    return z[:, column * (w + 1): column * (w + 1) + w]
+
+
+def test_pixel_stats_figure_has_one_heat_map_per_statistic_with_every_class():
     images = np.random.default_rng(0).integers(0, 256, (30, 5, 5), dtype=np.uint8)
     labels = np.arange(30) % 3
     result = stats.pixel_stats(images, labels, n_classes=3)
     fig = figures.data.pixel_stats_figure(result, class_names=("a", "b", "c"))
-    assert len(fig.data) == 3 * 4
-    np.testing.assert_allclose(fig.data[3].z, result.mean[-1])  # row 1, column "all"
-    np.testing.assert_allclose(fig.data[4 + 1].z, result.median[1])
-    mean_median = {(t.zmin, t.zmax) for t in fig.data[:8]}
-    assert mean_median == {(0, 255)}  # one shared grey-level scale
-    assert {t.zmax for t in fig.data[8:]} == {float(np.nanmax(result.std))}
+    assert len(fig.data) == 3  # mean, median, sd: one heat map each (not 3 x 4)
+    mean, median, sd = fig.data
+    assert np.asarray(mean.z).shape == (5, 4 * 5 + 3)  # 4 tiles, 3 NaN gap columns
+    for c, expected in enumerate(result.mean):  # classes a, b, c, then all
+        np.testing.assert_allclose(_tile(mean, c, 5), expected)
+        np.testing.assert_allclose(_tile(median, c, 5), result.median[c])
+        np.testing.assert_allclose(_tile(sd, c, 5), result.std[c])
+    assert np.isnan(np.asarray(mean.z, dtype=float)[:, 5]).all()  # the gap
+    assert {(t.zmin, t.zmax) for t in (mean, median)} == {(0, 255)}  # one grey-level scale
+    assert sd.zmax == float(np.nanmax(result.std))
     assert [t.showscale for t in fig.data].count(True) == 2
+    # Hover names the class, row and column of the pixel under the mouse, and its value.
+    assert mean.x[5 + 1 + 2] == "b · column 2" and mean.y[4] == "row 4"
+    assert mean.hovertemplate.startswith("mean of %{x}, %{y}: %{z:.1f}")
+    assert [a.text for a in fig.layout.annotations if a.text in ("a", "b", "c", "all")] == \
+        ["a", "b", "c", "all"]  # fmt: skip
+
+
+def test_pixel_stats_figure_tells_apart_classes_named_alike():
+    arrays = {name: np.ones((3, 2, 2)) for name in ("mean", "median", "std")}
+    from types import SimpleNamespace
+
+    fig = figures.data.pixel_stats_figure(SimpleNamespace(**arrays), class_names=("x", "x"))
+    assert len(set(fig.data[0].x)) == len(fig.data[0].x) == 3 * 2 + 2
 
 
 def test_digit_pixels_figure_writes_the_values():
@@ -100,8 +123,8 @@ def test_pixel_stats_figure_takes_any_object_with_the_arrays():
     arrays = {name: rng.random((3, 4, 4)) * 255 for name in ("mean", "median", "std")}
     fig = figures.data.pixel_stats_figure(SimpleNamespace(**arrays), class_names=("a", "b"),
                                           statistics=("std",))  # fmt: skip
-    assert len(fig.data) == 3
-    np.testing.assert_allclose(fig.data[2].z, arrays["std"][-1])
+    assert len(fig.data) == 1
+    np.testing.assert_allclose(_tile(fig.data[0], 2, 4), arrays["std"][-1])
     assert fig.data[0].zmax == float(arrays["std"].max())
     try:
         figures.data.pixel_stats_figure(SimpleNamespace(**arrays), class_names=("a", "b"),
