@@ -25,14 +25,27 @@ def test_digit_grid_points_carry_index_and_label_at_cell_centres():
         images, np.array([7, 1, 7, 0]), np.array([10, 11, 12, 13]),
         class_names=tuple("0123456789"), columns=2, selected=3,
     )  # fmt: skip
-    heatmap, clickable, labels = fig.data
-    assert np.asarray(heatmap.z).shape == (57, 57)
+    picture, clickable, labels = fig.data
+    assert picture.type == "image" and (picture.x0, picture.y0, picture.dx, picture.dy) == (0, 0, 1, 1)
+    grey, drawn = figures.digits.png_values(picture.source)
+    assert grey.shape == (57, 57) and not drawn[28].any() and drawn[:28, :28].all()
     np.testing.assert_array_equal(clickable.customdata, [[10, 7], [11, 1], [12, 7], [13, 0]])
     np.testing.assert_allclose(clickable.x, [13.5, 42.5, 13.5, 42.5])
     np.testing.assert_allclose(clickable.y, [13.5, 13.5, 42.5, 42.5])
     assert list(labels.text) == ["7", "1", "7", "0"]
     (outline,) = fig.layout.shapes
     assert (outline.x0, outline.y0) == (28.5, 28.5)
+
+
+def test_digit_grid_picture_holds_the_real_grey_levels():
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (5, 6, 4), dtype=np.uint8)
+    fig = figures.digits.grid_figure(images, np.arange(5) % 2, np.arange(5), class_names=("a", "b"),
+                                     columns=3)  # fmt: skip
+    grey, drawn = figures.digits.png_values(fig.data[0].source)
+    tiles = figures.digits.mosaic(images, columns=3)
+    np.testing.assert_array_equal(drawn, ~np.isnan(tiles))  # gaps and the empty cell: nothing
+    np.testing.assert_array_equal(grey[drawn], tiles[drawn])  # every pixel's exact grey level
 
 
 def test_class_balance_bars_show_count_and_share():
@@ -93,9 +106,9 @@ def _click(fig, trace: int, index: int) -> dict:
     with the fields the frontend sends (customdata as plotly.js reports it)."""
     data = fig.data[trace]
     point = {"curve_number": trace, "point_number": index, "point_index": index,
-             "x": None if data.x is None else data.x[index],
-             "y": None if data.y is None else data.y[index]}  # fmt: skip
-    if data.customdata is not None:
+             "x": None if getattr(data, "x", None) is None else data.x[index],
+             "y": None if getattr(data, "y", None) is None else data.y[index]}  # fmt: skip
+    if getattr(data, "customdata", None) is not None:
         point["customdata"] = list(np.asarray(data.customdata)[index])
     return {"selection": {"points": [point], "point_indices": [index], "box": [], "lasso": []}}
 
@@ -105,7 +118,7 @@ def test_clicked_digit_reads_the_cell_under_the_click():
     fig = figures.digits.grid_figure(images, np.arange(6) % 3, np.arange(100, 106),
                                      class_names=("a", "b", "c"), columns=3)  # fmt: skip
     # The clickable trace is the one whose customdata names each digit.
-    trace = next(i for i, t in enumerate(fig.data) if t.customdata is not None)
+    trace = next(i for i, t in enumerate(fig.data) if getattr(t, "customdata", None) is not None)
     for position in (0, 4, 5):
         state = _click(fig, trace, position)
         assert figures.digits.clicked_digit(state) == position
@@ -161,9 +174,9 @@ def test_captions_sit_in_a_band_above_each_digit_never_on_its_ink():
                                      class_names=tuple("01234"), columns=2, cell=72,
                                      captions=["1→7 93%", "2→3 80%", "3→5 71%", "4→9 66%"])  # fmt: skip
     tiles, cells, captions = fig.data
-    z = np.asarray(tiles.z, float)
+    z, drawn = figures.digits.png_values(tiles.source)
     assert z.shape == (2 * 13 + 1, 21)  # each cell: a 3-row band, then the 10-row digit
-    assert np.isnan(z[0:3]).all() and (z[3:13, 0:10] == 255).all()
+    assert not drawn[0:3].any() and drawn[3:13, 0:10].all() and (z[3:13, 0:10] == 255).all()
     np.testing.assert_allclose(captions.y, [1, 1, 15, 15])  # band centres: rows 0-2, 14-16
     np.testing.assert_allclose(cells.y, [7.5, 7.5, 21.5, 21.5])  # digit centres
     assert list(captions.text) == ["1→7 93%", "2→3 80%", "3→5 71%", "4→9 66%"]
