@@ -6,7 +6,9 @@
 (``python -m mnist_core train --spec``, the preset's spec with its ``seed`` changed), in a
 seeded cache folder of its own. Results are appended to ``--out`` as each run ends, and a
 run already there is not trained again, so an interrupted benchmark resumes where it
-stopped. The table gives mean ± sd (sample sd, n - 1) per preset and flags a preset whose
+stopped; a result records its spec's fingerprint (``spec_sha``), so a preset whose spec
+changed (best_cnn's learning-rate schedule, say) is trained again rather than mixed with the
+old one's (results from before fingerprints count as the current spec). The table gives mean ± sd (sample sd, n - 1) per preset and flags a preset whose
 mean is more than 2 sd below its tutorial's figure.
 """
 
@@ -34,6 +36,15 @@ DEFAULT_ORDER = ("logistic", "ff64", "deep_ff", "dense512", "small_cnn", "two_co
 DEFAULT_OUT = Path(tempfile.gettempdir()) / "preset_bench.json"
 
 
+def spec_sha(spec) -> str:
+    """A short fingerprint of a spec's JSON without its seed (the same preset, any seed)."""
+    import hashlib
+
+    data = spec.to_json()
+    data["train"] = {k: v for k, v in data["train"].items() if k != "seed"}
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:12]
+
+
 def train_once(
     preset: str, seed: int, *, epochs: int | None = None, dataset: str = "mnist"
 ) -> dict:
@@ -58,7 +69,7 @@ def train_once(
         raise RuntimeError(f"{preset} seed {seed} failed (exit {done.returncode}): "
                            f"{done.stderr.strip().splitlines()[-1:]}")  # fmt: skip
     return {"preset": preset, "seed": seed, "epochs": spec.train.epochs, "dataset": dataset,
-            **json.loads(lines[-1])}  # fmt: skip
+            "spec_sha": spec_sha(spec), **json.loads(lines[-1])}  # fmt: skip
 
 
 def load_results(path: Path) -> list[dict]:
@@ -143,7 +154,7 @@ def main(argv=None) -> None:
                     epochs = args.epochs or PRESETS[preset].spec.train.epochs
                     if any(
                         (r["preset"], r["seed"], r["epochs"], r.get("dataset", "mnist"))
-                        == (preset, seed, epochs, args.dataset)
+                        == (preset, seed, epochs, args.dataset) and _current(r, args.epochs)
                         for r in results
                     ):
                         continue  # measured in an earlier, interrupted benchmark
@@ -155,8 +166,19 @@ def main(argv=None) -> None:
         finally:
             shutil.rmtree(cache, ignore_errors=True)
     measured = [r for r in results if r.get("dataset", "mnist") == args.dataset and r["epochs"]
-                == (args.epochs or PRESETS[r["preset"]].spec.train.epochs)]  # fmt: skip
+                == (args.epochs or PRESETS[r["preset"]].spec.train.epochs)
+                and _current(r, args.epochs)]  # fmt: skip
     print_summary(summarise(measured, args.presets))
+
+
+def _current(result: dict, epochs: int | None) -> bool:
+    """Whether ``result`` trained its preset's current spec (with ``epochs`` if given)."""
+    from mnist_core.models import PRESETS, with_train
+
+    if "spec_sha" not in result or result["preset"] not in PRESETS:
+        return result["preset"] in PRESETS
+    spec = PRESETS[result["preset"]].spec
+    return result["spec_sha"] == spec_sha(with_train(spec, epochs=epochs) if epochs else spec)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ def _edit_everything(at: AppTest) -> None:
     _widget(at, "number_input", "T", "learning_rate").set_value(0.05)
     _widget(at, "number_input", "T", "momentum").set_value(0.9)
     _widget(at, "checkbox", "T", "nesterov").check()
+    _widget(at, "selectbox", "T", "lr_schedule").set_value("cosine")
     _widget(at, "number_input", "T", "batch_size").set_value(64)
     _widget(at, "number_input", "T", "epochs").set_value(7)
     _widget(at, "number_input", "T", "validation_split").set_value(0.1)
@@ -70,7 +71,7 @@ def _expected() -> ModelSpec:
     """What _edit_everything makes of the feed-forward 64 preset."""
     train = TrainSpec(optimizer="sgd", learning_rate=0.05, momentum=0.9, nesterov=True,
                       batch_size=64, epochs=7, validation_split=0.1, seed=3,
-                      early_stopping=EarlyStoppingSpec(patience=5))  # fmt: skip
+                      lr_schedule="cosine", early_stopping=EarlyStoppingSpec(patience=5))  # fmt: skip
     return ModelSpec((LayerSpec("Flatten"), LayerSpec("Dense", {"units": 100})), train,
                      "My model (v2)")  # fmt: skip
 
@@ -91,6 +92,7 @@ def test_every_setting_survives_a_switch_to_another_page_and_back(cache_dir, awa
     assert _widget(at, "number_input", "T", "learning_rate").value == 0.05
     assert _widget(at, "number_input", "T", "momentum").value == 0.9
     assert _widget(at, "checkbox", "T", "nesterov").value is True
+    assert _widget(at, "selectbox", "T", "lr_schedule").value == "cosine"
     assert _widget(at, "number_input", "T", "batch_size").value == 64
     assert _widget(at, "number_input", "T", "epochs").value == 7
     assert _widget(at, "number_input", "T", "early_stopping_patience").value == 5

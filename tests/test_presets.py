@@ -107,3 +107,28 @@ def test_benchmark_saves_each_run_and_resumes_without_training_again(
     preset_bench.main(argv)
     assert json.loads(out.read_text()) == saved
     assert "92.59 %" in capsys.readouterr().out  # the tutorial's figure beside ours
+
+
+def test_a_preset_whose_spec_changed_since_its_results_is_trained_again(tmp_path, monkeypatch,
+                                                                          capsys):
+    from mnist_core.models import with_train
+
+    out = tmp_path / "bench.json"
+    current = preset_bench.spec_sha(with_train(PRESETS["logistic"].spec, epochs=1))
+    old = {**_result("logistic", 0, 0.50), "epochs": 1, "dataset": "mnist",
+           "spec_sha": "0" * 12, "seconds": 1.0}  # fmt: skip
+    out.write_text(json.dumps([old]))
+    trained = []
+
+    def train_once(preset, seed, *, epochs=None, dataset="mnist"):
+        trained.append((preset, seed, epochs))
+        return {**_result(preset, seed, 0.92), "epochs": epochs, "dataset": dataset,
+                "spec_sha": current, "seconds": 2.0}  # fmt: skip
+
+    monkeypatch.setattr(preset_bench, "train_once", train_once)
+    preset_bench.main(["--presets", "logistic", "--seeds", "1", "--epochs", "1", "--out", str(out)])
+    assert trained == [("logistic", 0, 1)]
+    assert "| logistic | 1 | 92.00 ± nan % |" in capsys.readouterr().out  # the old one left out
+    # The fingerprint ignores the seed: every seed of one spec shares it.
+    assert preset_bench.spec_sha(with_train(PRESETS["ff64"].spec, seed=5)) == \
+        preset_bench.spec_sha(PRESETS["ff64"].spec)  # fmt: skip
