@@ -70,9 +70,9 @@ def render(active: ActiveDataset) -> None:
         )
         return
     try:
-        result = loaders.embedding(json.dumps(request.to_json()))
+        result = _embedding(json.dumps(request.to_json()))
     except LookupError:  # removed or damaged since the status was read: compute it again
-        loaders.embedding.clear()
+        _embedding.clear()
         try:
             embeddings.submit(request)
         except OSError as exc:  # StorageError, or a Ray cluster that cannot be reached
@@ -246,7 +246,7 @@ def _scatter(request_json: str, axes: tuple[int, int], size: float, opacity: flo
     and shared read-only; ``selection_token`` stands for the unhashed ``_rows`` and
     ``_outlines``."""
     request = embeddings.EmbeddingRequest.from_json(json.loads(request_json))
-    result = loaders.embedding(request_json)
+    result = _embedding(request_json)
     a, b = axes
     return figures.embeddings.scatter_figure(
         result.coords[:, a], result.coords[:, b], result.labels,
@@ -279,7 +279,13 @@ def _remember_selection(chart_key: str, request_key: str, axes: tuple[int, int],
 def cluster_quality(
     request, result, dataset: Dataset, *, axes: tuple[int, int], axes_name: str
 ) -> None:
-    q = _quality(json.dumps(request.to_json()), axes)
+    if axes == (0, 1):  # the stored one, read again until the job has measured it
+        q = embeddings.stored_quality(request)
+    else:
+        q = _quality(json.dumps(request.to_json()), axes)
+    if q is None:
+        quality_pending(request)
+        return
     st.markdown("**Cluster quality**")
     st.metric(f"k-NN accuracy in {axes_name}", f"{q['knn_accuracy']:.1%}",
               help=f"5-nearest-neighbour classifier, 5-fold cross-validated on {q['sample']:,} "
@@ -307,10 +313,46 @@ def cluster_quality(
     st.caption(f"Measured in {axes_name}; the embedding took {result.seconds:.1f} s.")
 
 
+@st.fragment(run_every=0.5)
+def quality_pending(request: embeddings.EmbeddingRequest) -> None:
+    """The chart is drawn while its job measures the cluster quality: say so, and rerun
+    the page when the quality is stored (or offer to measure it when the job died)."""
+    if embeddings.stored_quality(request) is not None:
+        st.rerun(scope="app")
+    status = jobs.read_status(request.directory)
+    if status.active:
+        st.markdown("**Measuring cluster quality…**")
+        st.caption("k-NN accuracy, silhouette and neighbour purity of this layout: a few "
+                   "seconds; the chart is ready to explore meanwhile.")  # fmt: skip
+        return
+    st.warning("The cluster quality was not measured: "
+               f"{plain(status.error or 'its job ended before it was done.')}")  # fmt: skip
+    if st.button("Measure cluster quality", key="emb_quality_retry", icon=":material/refresh:"):
+        try:
+            embeddings.submit(request, retry=True)
+        except OSError as exc:  # StorageError, or a Ray cluster that cannot be reached
+            st.error(plain(exc))
+            return
+        st.rerun(scope="fragment")
+
+
+@st.cache_resource(show_spinner="Reading the embedding…", max_entries=8)
+def _embedding(request_json: str) -> embeddings.EmbeddingResult:
+    """A stored embedding, drawable (its quality may still be measured: the page reads
+    that from :func:`mnist_core.embeddings.stored_quality`), read once from disk and shared
+    read-only by all sessions. Raises LookupError when it is not stored (yet), so that
+    absence is never cached."""
+    request = embeddings.EmbeddingRequest.from_json(json.loads(request_json))
+    result = embeddings.load_cached(request, drawable=True)
+    if result is None:
+        raise LookupError(f"No stored embedding for {request.key}.")
+    return result
+
+
 @st.cache_data(show_spinner="Measuring the cluster quality on these axes…", max_entries=64)
 def _quality(request_json: str, axes: tuple[int, int]) -> dict:
     request = embeddings.EmbeddingRequest.from_json(json.loads(request_json))
-    return embeddings.quality_on_axes(request, loaders.embedding(request_json), axes)
+    return embeddings.quality_on_axes(request, _embedding(request_json), axes)
 
 
 def _n_points(dataset: Dataset, split: str) -> int:

@@ -34,10 +34,12 @@ from mnist_core.embeddings.store import (
     load_cached,
     normalized_params,
     pixel_reference,
+    quality_of,
     quality_on_axes,
     save,
     status_of,
     stored_pixel_reference,
+    stored_quality,
     submit,
 )
 from mnist_core.embeddings.fast import read_progress
@@ -48,4 +50,5 @@ __all__ = [
     "compute", "compute_cached", "images_at", "import_umap", "load_cached",
     "normalized_params", "pca", "quality_on_axes", "save", "split_arrays", "status_of", "submit",
     "umap_embedding", "UMAP_STAGES", "pixel_reference", "read_progress", "stored_pixel_reference",
+    "quality_of", "stored_quality",
 ]  # fmt: skip

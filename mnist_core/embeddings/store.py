@@ -3,9 +3,12 @@
 and keeps it under ``<cache>/embeddings/<key>/``, so any later request, from any process,
 reads the file; :func:`submit` has a background worker do it.
 
-A request's folder holds ``request.json``, ``embedding.npz`` and, written last,
-``quality.json`` (its presence marks a complete result), plus the job files of
-:mod:`mnist_core.runs.jobs`.
+A request's folder holds ``request.json``, ``embedding.npz`` and ``quality.json``, plus the
+job files of :mod:`mnist_core.runs.jobs`. A result is stored in two steps: the coordinates
+first, with ``quality.json`` saying ``"quality": null`` (the chart can be drawn: see
+``load_cached(..., drawable=True)``), then its cluster quality, written into
+``quality.json`` (the result is complete). A job killed between the two keeps its chart;
+the next job on the folder only measures the quality.
 """
 
 from __future__ import annotations
@@ -117,7 +120,7 @@ class EmbeddingResult:
 
     coords: float32 (n, 2) for UMAP, (n, k) for PCA; labels: (n,); indices: (n,) index of
     each point in its split; splits: (n,) 0 for train and 1 for test points;
-    quality: the dict of :func:`cluster_quality`; extras: PCA's explained_variance_ratio,
+    quality: the dict of :func:`cluster_quality` (None while it is measured); extras: PCA's explained_variance_ratio,
     components and mean; seconds: compute time.
     """
 
@@ -131,11 +134,12 @@ class EmbeddingResult:
 def compute(
     request: EmbeddingRequest, dataset, *, on_stage: Callable[[str], None] = lambda s: None,
     on_progress: Callable[[dict], None] = lambda p: None, pixel_reference: bool = True,
+    measure_quality: bool = True,
 ) -> EmbeddingResult:
     """Compute the embedding ``request`` names on ``dataset``. Only the neighbour graph of
     a UMAP is kept (see :mod:`.fast`). Without ``pixel_reference`` the quality's pixel-space
     k-NN accuracy is the stored one of this data and split, or None (see
-    :func:`pixel_reference`)."""
+    :func:`pixel_reference`); without ``measure_quality`` the result's quality is None."""
     if dataset.fingerprint != request.fingerprint:
         raise ValueError(
             f"{request.dataset}: the data changed since the request was made "
@@ -162,35 +166,66 @@ def compute(
         coords = umap_embedding(images, on_stage=on_stage, on_progress=on_progress,
                                 graph_key=key, **params)  # fmt: skip
     seconds = time.perf_counter() - start
-    on_stage("measuring cluster quality")
-    quality = cluster_quality(coords[:, :2], labels, pixels=images if pixel_reference else None,
-                              seed=0)  # fmt: skip
-    if not pixel_reference:
+    result = EmbeddingResult(coords, labels, indices, splits, None, seconds, extras)
+    if measure_quality:
+        on_stage("measuring cluster quality")
+        result.quality = quality_of(request, result, images if pixel_reference else None)
+    return result
+
+
+def quality_of(request: EmbeddingRequest, result: EmbeddingResult, pixels=None) -> dict:
+    """:func:`cluster_quality` of ``result``'s first two columns; with ``pixels`` None, the
+    pixel-space reference is the stored one of this data and split, or None."""
+    quality = cluster_quality(result.coords[:, :2], result.labels, pixels=pixels, seed=0)
+    if pixels is None:
         quality["knn_accuracy_pixels"] = stored_pixel_reference(request)
-    return EmbeddingResult(coords, labels, indices, splits, quality, seconds, extras)
+    return quality
 
 
 def save(result: EmbeddingResult, directory: Path) -> None:
     """Write ``result`` into ``directory``: ``embedding.npz`` then ``quality.json``, each
-    atomically; ``quality.json`` is written last and marks the result complete."""
+    atomically (``result.quality`` None: the chart can be drawn, the quality is pending)."""
     arrays = {
         "coords": result.coords, "labels": result.labels,
         "indices": result.indices, "splits": result.splits,
         **{f"extra_{k}": v for k, v in result.extras.items()},
     }  # fmt: skip
     save_arrays_atomic(directory / "embedding.npz", arrays)
-    meta = {"quality": result.quality, "seconds": result.seconds}
-    write_json_atomic(directory / "quality.json", meta)
+    save_quality(result, directory)
 
 
-def load_cached(request: EmbeddingRequest) -> EmbeddingResult | None:
-    """The stored result for ``request``, or None when it is missing or damaged."""
-    directory = request.directory
+def save_quality(result: EmbeddingResult, directory: Path) -> None:
+    """Write ``result``'s quality (and compute time) into ``directory``'s ``quality.json``."""
+    write_json_atomic(directory / "quality.json",
+                      {"quality": result.quality, "seconds": result.seconds})  # fmt: skip
+
+
+def _stored_meta(request: EmbeddingRequest) -> dict | None:
+    """``quality.json`` of a stored result (its ``quality`` None while pending), or None."""
     try:
-        meta = json.loads((directory / "quality.json").read_text())
+        meta = json.loads((request.directory / "quality.json").read_text())
     except (OSError, ValueError):
         return None
-    arrays = load_arrays(directory / "embedding.npz")
+    if not isinstance(meta, dict) or "quality" not in meta:
+        return None
+    return meta if (request.directory / "embedding.npz").is_file() else None
+
+
+def stored_quality(request: EmbeddingRequest) -> dict | None:
+    """The stored cluster quality of ``request``'s result; None while it is not measured
+    (or there is no result). Reads one small file: a page may ask on every run."""
+    meta = _stored_meta(request)
+    return meta["quality"] if meta is not None else None
+
+
+def load_cached(request: EmbeddingRequest, *, drawable: bool = False) -> EmbeddingResult | None:
+    """The stored result for ``request``, or None when it is missing or damaged. By default
+    only a complete one; with ``drawable`` also one whose quality is still being measured
+    (its ``quality`` None)."""
+    meta = _stored_meta(request)
+    if meta is None or (meta["quality"] is None and not drawable):
+        return None
+    arrays = load_arrays(request.directory / "embedding.npz")
     if arrays is None or not {"coords", "labels", "indices", "splits"} <= set(arrays):
         return None
     extras = {k.removeprefix("extra_"): v for k, v in arrays.items() if k.startswith("extra_")}
@@ -206,21 +241,27 @@ def compute_cached(
 ) -> tuple[EmbeddingResult, bool]:
     """``(result, cached)``: the stored result if there is one, else computed and stored.
 
-    The result is stored (and readable) before the pixel-space reference of its quality is
-    measured, when that is not known yet for this data and split (seconds on MNIST): it is
-    measured afterwards, kept once per data and split, and written into the result too."""
-    cached = load_cached(request)
-    if cached is not None:
-        return cached, True
-    result = compute(request, dataset, on_stage=on_stage, on_progress=on_progress,
-                     pixel_reference=False)  # fmt: skip
-    request.directory.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(request.directory / "request.json", request.to_json())
-    save(result, request.directory)
+    The coordinates are stored first (the page draws the chart from them), then the cluster
+    quality is measured and written into the result; a stored result still without its
+    quality (its job was killed) only has its quality measured. The pixel-space reference
+    of the quality, when not known yet for this data and split (seconds on MNIST), is
+    measured last, kept once per data and split, and written into the result too."""
+    result = load_cached(request, drawable=True)
+    if result is not None and result.quality is not None:
+        return result, True
+    if result is None:
+        result = compute(request, dataset, on_stage=on_stage, on_progress=on_progress,
+                         measure_quality=False)  # fmt: skip
+        request.directory.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(request.directory / "request.json", request.to_json())
+        save(result, request.directory)  # drawable from here on
+    on_stage("measuring cluster quality")
+    result.quality = quality_of(request, result)
+    save_quality(result, request.directory)
     if result.quality.get("knn_accuracy_pixels") is None:
         on_stage("measuring the pixel-space reference")
         result.quality["knn_accuracy_pixels"] = pixel_reference(request, dataset)
-        save(result, request.directory)
+        save_quality(result, request.directory)
     return result, False
 
 
@@ -275,12 +316,13 @@ def submit(request: EmbeddingRequest, *, retry: bool = False):
 
 
 def status_of(request: EmbeddingRequest):
-    """Where the embedding is, without starting anything: done when it is stored, else the
-    job's status (``state`` None when it was never asked for)."""
+    """Where the embedding is, without starting anything: done when it can be drawn (its
+    quality may still be measured: see :func:`stored_quality`), else the job's status
+    (``state`` None when it was never asked for)."""
     from mnist_core.runs import jobs
     from mnist_core.runs.states import DONE, Status
 
-    if load_cached(request) is not None:
+    if _stored_meta(request) is not None:
         return Status(DONE, stage="done")
     return jobs.read_status(request.directory)
 
@@ -302,7 +344,8 @@ def quality_on_axes(request: EmbeddingRequest, result: EmbeddingResult, axes: tu
     except (OSError, ValueError):
         pass
     quality = cluster_quality(result.coords[:, [a, b]], result.labels, seed=0)
-    quality["knn_accuracy_pixels"] = result.quality.get("knn_accuracy_pixels")
+    quality["knn_accuracy_pixels"] = (result.quality or {}).get("knn_accuracy_pixels",
+                                                                stored_pixel_reference(request))
     try:
         write_json_atomic(path, quality)
     except OSError:

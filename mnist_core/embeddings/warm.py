@@ -10,7 +10,11 @@ simply started again by the next job.
 child's pid, or None when no warm worker can be reached (the executor then starts a plain
 worker process, as before). ``MNIST_WARM_WORKER=0`` turns it off. The warm worker leaves
 after ``MNIST_WARM_IDLE`` seconds without a job (default 120) or when its cache folder is
-gone. This module imports nothing heavy: the Streamlit server calls :func:`launch`.
+gone; one the Streamlit server started (:func:`start_for_server`, once per server process,
+in the background) stays as long as that server runs, so a first job does not wait for its
+imports. It listens as soon as a PCA job's imports are done, then imports scikit-learn and
+umap-learn while idle. This module imports nothing heavy: the Streamlit server calls
+:func:`launch`.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -30,6 +35,7 @@ from mnist_core import paths
 
 ENV = "MNIST_WARM_WORKER"
 IDLE_ENV = "MNIST_WARM_IDLE"
+PARENT_ENV = "MNIST_WARM_PARENT"  # the server's pid: stay while it runs
 START_TIMEOUT = 30.0
 
 
@@ -70,7 +76,8 @@ def launch(directory: Path) -> int | None:
     pid = _ask(directory, timeout=30)
     if pid is not None:
         return pid
-    start()
+    if not starting():  # one being started (by the server) is waited for, not doubled
+        start()
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if socket_path().exists():
@@ -81,9 +88,42 @@ def launch(directory: Path) -> int | None:
     return None
 
 
-def start() -> None:
-    """Start a warm worker for this cache folder (it leaves at once if one is running)."""
+def starting() -> bool:
+    """Whether a warm worker holds this cache folder's lock (it runs, or is importing)."""
+    import fcntl
+
+    try:
+        with open(f"{socket_path()}.lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        pass
+    return False
+
+
+def start_for_server() -> threading.Thread | None:
+    """Start a warm worker for the Streamlit server, in a background thread (never keeping
+    a page waiting), unless ``MNIST_WARM_WORKER=0`` or one is running; it stays while this
+    process runs. The thread, or None when nothing is started."""
+    if not enabled():
+        return None
+
+    def run():
+        if not starting():
+            start(parent=os.getpid())
+
+    thread = threading.Thread(target=run, name="warm embedding worker start", daemon=True)
+    thread.start()
+    return thread
+
+
+def start(*, parent: int | None = None) -> None:
+    """Start a warm worker for this cache folder (it leaves at once if one is running);
+    with ``parent``, it stays while that process runs rather than leaving when idle."""
     env = dict(os.environ)
+    if parent is not None:
+        env[PARENT_ENV] = str(parent)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(paths.PROJECT_ROOT), env.get("PYTHONPATH")]))
     subprocess.Popen([sys.executable, "-m", "mnist_core.embeddings.warm"], env=env,
                      cwd=paths.PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -129,6 +169,33 @@ def _child(directory: str, env: dict, inherited: list) -> None:
             os._exit(code)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def _import_quality() -> None:
+    import sklearn.metrics
+    import sklearn.model_selection
+    import sklearn.neighbors  # noqa: F401
+
+
+def _import_umap() -> None:
+    from mnist_core import embeddings
+
+    embeddings.import_umap()
+    import umap.umap_  # noqa: F401
+
+
+# Done in order by an idle warm worker (a job forked before they are done does them itself).
+WARMUPS = [_import_quality, _import_umap]
+
+
 def serve() -> int:
     import fcntl
 
@@ -138,35 +205,37 @@ def serve() -> int:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return 0  # another warm worker serves this cache folder
-    # Everything a job imports, before listening: each fork starts with it.
+    # What a PCA job needs up to its chart, before listening: each fork starts with it.
     import numpy  # noqa: F401
-    import sklearn.metrics
-    import sklearn.model_selection
-    import sklearn.neighbors  # noqa: F401
 
     import mnist_core.worker  # noqa: F401
-    from mnist_core import embeddings
+    from mnist_core import embeddings  # noqa: F401
     from mnist_core.data import load_dataset  # noqa: F401
 
     cache = paths.cache_dir()
     idle = float(os.environ.get(IDLE_ENV, "120"))
+    parent = int(os.environ.get(PARENT_ENV) or 0)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
     path.unlink(missing_ok=True)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(str(path))
     server.listen(16)
-    server.settimeout(0.5)
-    last, umap_ready = time.monotonic(), False
+    warmups = list(WARMUPS)  # done one at a time while no job asks
+    last, existed = time.monotonic(), cache.is_dir()  # a server's may be made later
     try:
-        while time.monotonic() - last < idle and cache.is_dir():
+        while (cache.is_dir() or not existed) and (
+            _alive(parent) if parent else time.monotonic() - last < idle
+        ):
+            existed = existed or cache.is_dir()
+            server.settimeout(0.02 if warmups else 0.5)
             try:
                 conn, _ = server.accept()
             except TimeoutError:
-                if not umap_ready:  # when idle, not before a first job (a PCA needs none)
-                    embeddings.import_umap()
-                    import umap.umap_  # noqa: F401
-
-                    umap_ready = True
+                if warmups:
+                    try:
+                        warmups.pop(0)()
+                    except Exception:  # noqa: BLE001 (a job imports or compiles it itself)
+                        warmups.clear()
                 continue
             last = time.monotonic()
             with conn:
