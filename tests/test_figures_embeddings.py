@@ -83,3 +83,19 @@ def test_scatter_legend_sits_below_the_toolbar():
     # The toolbar floats in the top margin; the legend starts at the plot's top edge.
     assert fig.layout.margin.t >= 40
     assert (fig.layout.legend.y, fig.layout.legend.yanchor) == (1, "top")
+
+
+def test_components_are_one_heat_map_with_each_real_weight():
+    rng = np.random.default_rng(0)
+    components = rng.normal(size=(12, 6 * 5))
+    fig = figures.embeddings.components_figure(components, (6, 5), n=4)
+    (heatmap,) = fig.data
+    z = np.asarray(heatmap.z, dtype=float)
+    assert z.shape == (6, 4 * 5 + 3)
+    for i in range(4):
+        np.testing.assert_allclose(z[:, i * 6: i * 6 + 5], components[i].reshape(6, 5))
+    assert np.isnan(z[:, 5]).all()
+    limit = np.abs(components[:4]).max()
+    assert (heatmap.zmin, heatmap.zmax) == (-limit, limit)
+    assert heatmap.x[6 + 2] == "PC2 · column 2" and heatmap.y[3] == "row 3"
+    assert [a.text for a in fig.layout.annotations] == ["PC1", "PC2", "PC3", "PC4"]

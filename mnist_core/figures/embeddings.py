@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from mnist_core.figures.selection import selected_points
 from mnist_core.figures.style import class_color
@@ -199,23 +198,32 @@ def scree_figure(explained_variance_ratio: np.ndarray) -> go.Figure:
 
 
 def components_figure(components: np.ndarray, image_shape: tuple[int, int], *, n: int = 10) -> go.Figure:
-    """The first ``n`` principal components as images (red positive, blue negative)."""
+    """The first ``n`` principal components as images side by side (red positive, blue
+    negative, one scale for all: each component is a unit vector, so their weights
+    compare). One heat map with a NaN column between two images, not ``n`` subplots (each
+    subplot costs the browser its own axes and layout); hover gives the component, row,
+    column and weight."""
+    from mnist_core.figures.data import tile_row
+
     n = min(n, len(components))
-    fig = make_subplots(rows=1, cols=n, column_titles=[f"PC{i + 1}" for i in range(n)],
-                        horizontal_spacing=0.01)  # fmt: skip
+    h, w = image_shape
+    images = np.asarray(components[:n], dtype=float).reshape(n, h, w)
+    limit = float(np.abs(images).max()) if images.size else 1.0
+    x: list[str] = []
     for i in range(n):
-        image = components[i].reshape(image_shape)
-        limit = float(np.abs(image).max()) or 1.0
-        fig.add_trace(
-            go.Heatmap(z=image, colorscale="RdBu_r", zmin=-limit, zmax=limit, showscale=False,
-                       hovertemplate=f"PC{i + 1} weight at row %{{y}}, column %{{x}}: "
-                       "%{z:.3f}<extra></extra>"),
-            row=1, col=i + 1,
-        )  # fmt: skip
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, autorange="reversed")
-    for i in range(1, n + 1):
-        fig.update_yaxes(scaleanchor=f"x{i if i > 1 else ''}", row=1, col=i)
+        if i:
+            x.append(" " * i)  # a gap column: unique and blank
+        x += [f"PC{i + 1} · column {c}" for c in range(w)]
+    fig = go.Figure(go.Heatmap(
+        z=tile_row(images, n), x=x, y=[f"row {r}" for r in range(h)], colorscale="RdBu_r",
+        zmin=-(limit or 1.0), zmax=limit or 1.0, showscale=False, hoverongaps=False,
+        hovertemplate="%{x}, %{y}: weight %{z:.3f}<extra></extra>",
+    ))  # fmt: skip
+    for i in range(n):
+        fig.add_annotation(text=f"PC{i + 1}", x=(i + 0.5) / n, y=1.0, xref="paper", yref="paper",
+                           yanchor="bottom", showarrow=False, font=dict(size=13))  # fmt: skip
+    fig.update_xaxes(visible=False, type="category")
+    fig.update_yaxes(visible=False, autorange="reversed", type="category", scaleanchor="x")
     fig.update_layout(height=170, margin=dict(t=30, b=5, l=5, r=5))
     return fig
 
