@@ -34,7 +34,8 @@ class JobProgress:
         self.message: str | None = None
 
     def stage(self, text: str) -> None:
-        print(f"[{time.time() - self.began:7.1f} s] {text}", flush=True)
+        cpu = sum(os.times()[:2])  # this process's CPU seconds: a loaded machine's wall time lies
+        print(f"[{time.time() - self.began:7.1f} s {cpu:6.1f} CPU-s] {text}", flush=True)
         states.update(self.directory, stage=text)
 
     def running(self) -> None:
