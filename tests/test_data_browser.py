@@ -160,3 +160,41 @@ def test_pixel_values_are_readable_at_meeting_widths(mnist_cached, browser, widt
         _no_error(page)
         page.screenshot(path=str(ARTIFACTS / f"data-pixel-values-{width}.png"))
         matrix.screenshot(path=str(ARTIFACTS / f"data-pixel-matrix-{width}.png"))
+
+
+def test_statistics_hover_gives_the_real_mean_and_a_grid_click_still_picks_a_digit(mnist_cached, browser):
+    """The pixel statistics are three heat maps (one per statistic), the digit grid one
+    image: hovering a pixel of the mean of class 3 gives that pixel's mean as
+    mnist_core.data.stats computes it, and clicking a digit of the grid still selects it."""
+    from mnist_core.data import load_dataset, stats
+
+    data = load_dataset("mnist")
+    mean = stats.pixel_stats(data.x_train, data.y_train, n_classes=10).mean
+    ARTIFACTS.mkdir(exist_ok=True)
+    with streamlit_server(mnist_cached / "streamlit.log") as (url, _):
+        page = _page(browser, 1280, height=2600)
+        page.goto(f"{url}/data?dataset=mnist")
+        page.get_by_text("Pixel values of train #0 · label 5").wait_for(timeout=90_000)
+        chart = page.locator(".st-key-pixel_stats")
+        chart.locator(".nsewdrag").first.wait_for(timeout=60_000)
+        page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                               timeout=60_000)  # fmt: skip
+        time.sleep(1.5)
+        area = chart.locator(".nsewdrag").first.bounding_box()  # the mean's row
+        columns = 11 * 28 + 10  # 11 tiles and 10 gap columns
+        cell = area["width"] / columns
+        row, col = 14, 14  # the middle of the digit
+        page.mouse.move(area["x"] + (3 * 29 + col + 0.5) * cell, area["y"] + (row + 0.5) * area["height"] / 28)
+        hover = page.locator(".hoverlayer .hovertext").first
+        hover.wait_for(timeout=10_000)
+        text = hover.evaluate("e => e.textContent")
+        assert f"mean of 3 · column {col}, row {row}: {mean[3, row, col]:.1f}" in text, text
+        chart.screenshot(path=str(ARTIFACTS / "data-pixel-statistics.png"))
+        # The grid: an image under invisible cells; a click on the 13th digit selects it.
+        grid = page.locator('[data-testid="stPlotlyChart"]').nth(1)
+        assert grid.locator("image").count() >= 1
+        box = grid.locator(".nsewdrag").first.bounding_box()
+        page.mouse.click(box["x"] + 2.5 * box["width"] / 10, box["y"] + 1.5 * box["height"] / 10)
+        page.get_by_text("Pixel values of train #12 · label 3").wait_for(timeout=60_000)
+        _no_error(page)
+        page.screenshot(path=str(ARTIFACTS / "data-page-images.png"), full_page=True)
