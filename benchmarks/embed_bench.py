@@ -11,12 +11,14 @@ chart <= 4 s cold and <= 1 s cached; opening an already computed embedding draws
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
-from benchmarks.common import ROOT, Row, median_seconds
+from benchmarks.common import ROOT, Row, cpu_seconds, median_seconds
 
 APP = str(ROOT / "app" / "streamlit_app.py")
 UMAP_PARAMS = {"n_neighbors": 15, "min_dist": 0.001, "metric": "euclidean", "seed": 0}
@@ -56,18 +58,56 @@ _PLAIN_UMAP = textwrap.dedent(
 
 
 def _job_seconds(dataset, split: str, params: dict) -> float:
-    """Submit the embedding as the page does and wait for its result: click to stored."""
+    """Submit the embedding as the page does; seconds until its chart can be drawn (the
+    coordinates stored; its cluster quality is measured after). Waits for the job's end."""
     from mnist_core import embeddings
     from mnist_core.runs import jobs
 
     request = embeddings.EmbeddingRequest("mnist", dataset.fingerprint, "umap", split, params)
     start = time.perf_counter()
     embeddings.submit(request)
-    status = jobs.wait(request.directory, timeout=1800, poll=0.1)
+    while embeddings.status_of(request).state != "done":
+        if not jobs.read_status(request.directory).active and embeddings.status_of(request).state != "done":
+            raise SystemExit(f"the UMAP job did not finish: {jobs.read_status(request.directory)}")
+        time.sleep(0.05)
     seconds = time.perf_counter() - start
+    status = jobs.wait(request.directory, timeout=1800, poll=0.1)
     if embeddings.load_cached(request) is None:
         raise SystemExit(f"the UMAP job did not finish: {status}")
     return seconds
+
+
+def server_warm_worker() -> int:
+    """A warm embedding worker as the Streamlit server starts it (bound to this process),
+    after a first job made it compile umap's functions and it has settled; its pid."""
+    from mnist_core.embeddings import warm
+
+    warm.start(parent=os.getpid())
+    deadline = time.monotonic() + 120
+    while not warm.socket_path().exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    (pid,) = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()
+              and _ppid(p) == os.getpid() and b"embeddings.warm" in (p / "cmdline").read_bytes()]
+    return pid
+
+
+def _ppid(proc: Path) -> int:
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
+def settle(pid: int, quiet: float = 3.0) -> float:
+    """Wait until process ``pid`` has used no CPU for ``quiet`` seconds; its CPU seconds."""
+
+    used, still = cpu_seconds(pid), time.monotonic()
+    while time.monotonic() - still < quiet:
+        time.sleep(0.5)
+        now = cpu_seconds(pid)
+        if now - used > 0.05:
+            used, still = now, time.monotonic()
+    return used
 
 
 def bench_umap_jobs(dataset, *, quick: bool) -> list[Row]:
@@ -80,7 +120,9 @@ def bench_umap_jobs(dataset, *, quick: bool) -> list[Row]:
 
     split = "test" if quick else "all"
     n = 10_000 if quick else 70_000
+    warm_pid = server_warm_worker()
     _job_seconds(dataset, "test", {"n_neighbors": 14})  # fills numba's cache, once per machine
+    warm_cpu = settle(warm_pid)  # its compile warm-up, after that first job
     plain = float(subprocess.run(
         [sys.executable, "-W", "ignore", "-c", _PLAIN_UMAP, str(datasets_dir() / "mnist.npz"),
          split], capture_output=True, text=True, cwd=ROOT, timeout=1800, check=True,
@@ -88,7 +130,9 @@ def bench_umap_jobs(dataset, *, quick: bool) -> list[Row]:
     ours = _job_seconds(dataset, split, {})
     reuse = _job_seconds(dataset, split, {"min_dist": 0.1})
     rows = [
-        Row(f"UMAP of {n:,}: click to stored result (warm worker, graph not kept)", ours,
+        Row("server's warm embedding worker: CPU-s of its imports and compile warm-up",
+            warm_cpu),
+        Row(f"UMAP of {n:,}: click to chart (warm worker, graph not kept)", ours,
             target="<= ratio 0.6", reference=plain,
             reference_name="plain umap-learn, fresh process"),
         Row("same, only min_dist changed (graph, fuzzy set and initialisation reused)", reuse,

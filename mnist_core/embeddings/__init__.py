@@ -23,6 +23,7 @@ from mnist_core.embeddings.compute import (
     pca,
     split_arrays,
     umap_embedding,
+    warm_up_steps,
 )
 from mnist_core.embeddings.quality import QUALITY_SAMPLE, cluster_quality
 from mnist_core.embeddings.store import (
@@ -50,5 +51,5 @@ __all__ = [
     "compute", "compute_cached", "images_at", "import_umap", "load_cached",
     "normalized_params", "pca", "quality_on_axes", "save", "split_arrays", "status_of", "submit",
     "umap_embedding", "UMAP_STAGES", "pixel_reference", "read_progress", "stored_pixel_reference",
-    "quality_of", "stored_quality",
+    "quality_of", "stored_quality", "warm_up_steps",
 ]  # fmt: skip

@@ -167,6 +167,45 @@ def import_umap():
 
 
 
+def warm_up_steps() -> list[Callable[[], None]]:
+    """Steps that compile (or load from numba's disk cache) every numba function a UMAP job
+    with the euclidean metric runs (NN-descent, fuzzy set, spectral initialisation, the
+    layout's epochs, seeded and parallel) on tiny data, one step at a time, so that a warm
+    worker can stay responsive between them and its forks find the code compiled. Only in
+    a process whose numba threading layer is fork-safe (``workqueue``; GNU OpenMP aborts a
+    forked child that uses it): see :mod:`.warm`."""
+    from mnist_core.embeddings import fast, layout
+
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(fast.SMALL_DATA + 8, 8)).astype(np.float32)
+    progress = fast.StagedProgress(UMAP_STAGES, lambda report: None)
+    kept: dict = {}
+
+    def imports():
+        import_umap()
+        fast.enable_numba_cache()
+
+    def neighbours(parallel: bool):
+        kept["knn"], _ = fast.neighbour_graph(data, key=None, n_neighbors=15, metric="euclidean",
+                                              parallel=parallel, progress=progress)  # fmt: skip
+
+    def graph():
+        kept["graph"], _ = layout.fuzzy_graph(data, kept["knn"], key=None, n_neighbors=15,
+                                              metric="euclidean")  # fmt: skip
+        kept["init"], _ = layout.spectral_init(data, kept["graph"], key=None, metric="euclidean",
+                                               n_epochs=200)  # fmt: skip
+
+    def epochs(parallel: bool):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            layout.layout(data, kept["graph"], kept["init"], min_dist=0.1, seed=0,
+                          metric="euclidean", parallel=parallel, n_epochs=3,
+                          tqdm_kwds={"disable": True})  # fmt: skip
+
+    return [imports, lambda: neighbours(False), lambda: neighbours(True), graph,
+            lambda: epochs(False), lambda: epochs(True)]
+
+
 def check_umap_params(n_neighbors: int, min_dist: float, metric: str) -> None:
     """Refuse UMAP parameters out of range, in one sentence naming the valid values."""
     if not 2 <= n_neighbors <= 200:

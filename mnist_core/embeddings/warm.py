@@ -13,8 +13,11 @@ after ``MNIST_WARM_IDLE`` seconds without a job (default 120) or when its cache 
 gone; one the Streamlit server started (:func:`start_for_server`, once per server process,
 in the background) stays as long as that server runs, so a first job does not wait for its
 imports. It listens as soon as a PCA job's imports are done, then imports scikit-learn and
-umap-learn while idle. This module imports nothing heavy: the Streamlit server calls
-:func:`launch`.
+umap-learn while idle; a server's warm worker, after its first job (someone opened the
+Embeddings page), also compiles umap's numba functions on tiny data, so its forks run a
+UMAP with nothing left to compile. It runs numba's fork-safe ``workqueue`` threading layer
+(GNU OpenMP aborts a forked child once the parent used it). This module imports nothing
+heavy: the Streamlit server calls :func:`launch` and :func:`start_for_server`.
 """
 
 from __future__ import annotations
@@ -185,15 +188,20 @@ def _import_quality() -> None:
     import sklearn.neighbors  # noqa: F401
 
 
+def _warm_blas() -> None:
+    """BLAS and LAPACK's first calls (a PCA's GEMM and eigh) cost more than later ones."""
+    import numpy as np
+
+    from mnist_core.embeddings import pca
+
+    pca(np.random.default_rng(0).random((2000, 784), dtype=np.float32), n_components=50)
+
+
 def _import_umap() -> None:
     from mnist_core import embeddings
 
     embeddings.import_umap()
     import umap.umap_  # noqa: F401
-
-
-# Done in order by an idle warm worker (a job forked before they are done does them itself).
-WARMUPS = [_import_quality, _import_umap]
 
 
 def serve() -> int:
@@ -205,11 +213,15 @@ def serve() -> int:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return 0  # another warm worker serves this cache folder
+    # numba's default threading layer here (GNU OpenMP) aborts a forked child that uses it
+    # once the parent has: the warm worker compiles and runs umap's parallel functions, so
+    # it and its forks use numba's own fork-safe pool (a seeded UMAP is the same either way).
+    os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
     # What a PCA job needs up to its chart, before listening: each fork starts with it.
     import numpy  # noqa: F401
 
     import mnist_core.worker  # noqa: F401
-    from mnist_core import embeddings  # noqa: F401
+    from mnist_core import embeddings
     from mnist_core.data import load_dataset  # noqa: F401
 
     cache = paths.cache_dir()
@@ -220,7 +232,12 @@ def serve() -> int:
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(str(path))
     server.listen(16)
-    warmups = list(WARMUPS)  # done one at a time while no job asks
+    # Done in order while no job asks, one per pause (a job forked before they are done
+    # does what it needs itself): scikit-learn's import, BLAS, umap-learn's import; and in
+    # a server's warm worker, once a first job came (someone opened the Embeddings page),
+    # umap's numba functions compiled on tiny data (compute.warm_up_steps: ~20 CPU-s).
+    warmups = [_import_quality, _warm_blas, _import_umap]
+    compile_later = embeddings.warm_up_steps() if parent else []
     last, existed = time.monotonic(), cache.is_dir()  # a server's may be made later
     try:
         while (cache.is_dir() or not existed) and (
@@ -236,8 +253,11 @@ def serve() -> int:
                         warmups.pop(0)()
                     except Exception:  # noqa: BLE001 (a job imports or compiles it itself)
                         warmups.clear()
+                    sys.stdout.flush()
                 continue
             last = time.monotonic()
+            warmups += compile_later
+            compile_later = []
             with conn:
                 conn.settimeout(10)
                 try:
