@@ -83,8 +83,9 @@ async def _browser_cost(context, url: str, repeat: int = 3) -> dict[str, dict[st
     user; Streamlit and plotly.js start again) and (b) switched to from the sidebar of an
     open tab (from the Runs page), as a user moves between pages."""
     cost: dict[str, dict[str, float]] = {}
-    home = await context.new_page()
-    await _open(home, url + PAGES["Runs"][0], PAGES["Runs"][1])
+    home = await context.new_page()  # a session that has seen the link to the PCA of all
+    for name in ("Embeddings (PCA, 70,000)", "Runs"):
+        await _open(home, url + PAGES[name][0], PAGES[name][1])
     for name, (path, marker, link) in PAGES.items():
         cpu, task, script, layout, switch = [], [], [], [], []
         for _ in range(repeat):
@@ -180,8 +181,9 @@ async def _measure(url: str, pid: int, *, sessions: int, rounds: int, browser_on
 
         async def user(number: int) -> None:
             page = await browser.new_page(viewport=viewport)
-            order = LOAD_PAGES if number % 2 == 0 else LOAD_PAGES[::-1]
-            visits = [name for _ in range(rounds) for name in order]
+            # The link to the PCA of all 70,000 first (the page keeps its choice for the
+            # session), then the Data explorer and the Embeddings page in turn.
+            visits = [LOAD_PAGES[1]] + [name for _ in range(rounds) for name in LOAD_PAGES]
             for i, name in enumerate(visits):
                 path, marker, link = PAGES[name]
                 opened = i == 0 or reload
