@@ -9,6 +9,11 @@ compiles) as a multiple of the preset's FLOP limit: its FLOPs per epoch (forward
 from the layer shapes, training ~3× forward, plus the validation's forward pass) over the
 NumPy float32 GEMM rate measured here in the same run.
 
+A preset that trains on JAX is trained twice by us: first in a fresh cache (XLA compiles
+its steps, as for a stack never trained before), then again in a fresh process with the
+compiled steps in the cache (as for any stack trained before, whatever its learning rate or
+epochs); both are reported.
+
 Targets: dense presets <= 0.6×, convolutional <= 1.0×. ``python -m benchmarks.backend_bench
 [--quick]`` prints the table alone; ``--quick`` (CI) times dense512 only.
 """
@@ -144,7 +149,11 @@ def bench_preset(preset: str, rate: float) -> tuple[list[Row], dict]:
 
     spec = PRESETS[preset].spec
     bare = bare_fit(preset)
-    ours = our_fit(preset)
+    ours = our_fit(preset)  # a fresh cache: JAX compiles every step (the stack's first run)
+    # Trained again in another fresh process: XLA's compiled steps come from the run cache's
+    # JAX compilation cache (runs.backend.use_jax_compilation_cache), as for any stack
+    # trained before, e.g. with another learning rate or number of epochs.
+    again = our_fit(preset) if ours["backend"].startswith("jax") else None
     limit = flops_per_epoch(spec) / rate
     epochs = spec.train.epochs
     gap = 100 * abs(ours["test_accuracy"] - bare["test_accuracy"])
@@ -152,11 +161,19 @@ def bench_preset(preset: str, rate: float) -> tuple[list[Row], dict]:
                "ratio": ours["seconds"] / bare["seconds"], "ours_backend": ours["backend"],
                "ours_acc": ours["test_accuracy"], "bare_acc": bare["test_accuracy"],
                "ours_epoch": steady_epoch(ours["epochs"]), "bare_epoch": steady_epoch(bare["epochs"]),
-               "limit_s": limit, "ours_total_s": ours["total"]}  # fmt: skip
+               "limit_s": limit, "ours_total_s": ours["total"],
+               "again_s": again and again["seconds"], "again_acc": again and again["test_accuracy"]}  # fmt: skip
+    first = " (first run of the stack: compiled)" if again else ""
     rows = [
-        Row(f"train {preset} ({epochs} epochs) fit: ours on {ours['backend']} vs bare Keras "
-            "on TensorFlow", ours["seconds"], target=f"<= ratio {TARGETS[preset]}",
+        Row(f"train {preset} ({epochs} epochs) fit: ours on {ours['backend']}{first} vs bare "
+            "Keras on TensorFlow", ours["seconds"], target=f"<= ratio {TARGETS[preset]}",
             reference=bare["seconds"], reference_name="bare fit"),
+    ]  # fmt: skip
+    if again:
+        rows.append(Row(f"  {preset} fit again in a fresh process (JAX's compiled steps from the "
+                        "cache) vs bare", again["seconds"], target=f"<= ratio {TARGETS[preset]}",
+                        reference=bare["seconds"], reference_name="bare fit"))  # fmt: skip
+    rows += [
         Row(f"  {preset} test accuracy: ours {100 * ours['test_accuracy']:.2f} %, bare "
             f"{100 * bare['test_accuracy']:.2f} % (gap, points)", gap, unit="",
             target=f"<= {ACCURACY_POINTS}"),

@@ -197,3 +197,72 @@ def test_a_jax_run_whose_loss_saturates_is_stopped_as_diverged(cache_dir, tmp_pa
                                "in epoch 1, batch ")  # fmt: skip
     assert "(on JAX on CPU the loss stops at 16.1; over 12.1, nearly every prediction is " \
            "confidently wrong): the learning rate (1000) is probably too high" in sentence
+
+
+def test_a_second_jax_run_of_the_same_stack_compiles_nothing_new(cache_dir):
+    """XLA's compiled steps are kept in the cache's JAX compilation cache: a second run of
+    the same stack (another number of epochs), in a fresh worker, writes no new entry."""
+    def entries():
+        return sorted(p.name for p in (cache_dir / "jax").glob("*-cache"))
+
+    first = _cli("train", "--preset", "ff64", "--dataset", "digits", "--epochs", "1",
+                 cache_dir=cache_dir)  # fmt: skip
+    assert first.returncode == 0, first.stderr[-3000:]
+    compiled = entries()
+    assert len(compiled) >= 3, compiled  # at least the training, evaluation and predict steps
+    again = _cli("train", "--preset", "ff64", "--dataset", "digits", "--epochs", "2",
+                 cache_dir=cache_dir)  # fmt: skip
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert json.loads(again.stdout.strip().splitlines()[-1])["backend"] == "jax"
+    assert entries() == compiled
+
+
+_LAG = """
+import json, threading, time, types
+import numpy as np
+from mnist_core.models import PRESETS, with_train
+from mnist_core.models.keras_build import build_model, compile_model
+from mnist_core.runs import training
+
+class Record:  # what RunRecorder needs of a run, in memory
+    spec = with_train(PRESETS["ff64"].spec, epochs=2, batch_size=8)
+    stop_requested = False
+    def __init__(self): self.events = []
+    def append_event(self, event): self.events.append(event)
+    def note_checkpoint(self, *args): pass
+    paths = None
+
+seen = {"ahead": 0, "threads": set()}
+class Slow(training.RunRecorder):
+    def on_train_batch_begin(self, batch, logs=None):
+        super().on_train_batch_begin(batch, logs)
+        seen["ahead"] = max(seen["ahead"], self.dispatched - self.read)
+    def _read_batch(self, batch, logs):
+        seen["threads"].add(threading.get_ident())
+        time.sleep(0.02)  # a reader slower than the steps
+        super()._read_batch(batch, logs)
+    def _checkpoint(self, epoch, event): pass
+
+rng = np.random.default_rng(0)
+x, y = rng.random((256, 8, 8, 1), dtype=np.float32), rng.integers(0, 10, 256)
+model = compile_model(build_model(Record.spec, input_shape=(8, 8), n_classes=10), Record.spec.train)
+recorder = Slow(Record())
+model.fit(x, y, batch_size=8, epochs=2, callbacks=[recorder], verbose=0)
+print(json.dumps({"ahead": seen["ahead"], "reader_threads": len(seen["threads"]),
+                  "loop_is_reader": threading.get_ident() in seen["threads"],
+                  "batches": recorder.read, "max": training.MAX_BATCHES_AHEAD}))
+"""
+
+
+def test_on_jax_the_loop_runs_ahead_of_the_reader_by_at_most_a_few_batches():
+    """RunRecorder is async-safe: on JAX its batch reads run in a thread of their own while
+    the loop dispatches the next steps, never more than MAX_BATCHES_AHEAD ahead (a stop or an
+    exploding loss is seen within that many batches)."""
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run([sys.executable, "-c", _LAG], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=600, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["batches"] == 2 * 256 // 8
+    assert not seen["loop_is_reader"] and seen["reader_threads"] >= 1
+    assert 2 <= seen["ahead"] <= seen["max"]  # the loop did run ahead, and was held

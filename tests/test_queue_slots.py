@@ -113,10 +113,17 @@ def test_two_slots_on_two_cores_train_two_runs_at_once_with_one_thread_each(
     runs.start(third)
     waiting = "waiting in the queue: 0 runs ahead, 2 training now (2 may train at once)"
     _wait_for(lambda: runs.read_status(third.directory).stage == waiting, "the third run's place")
-    for record in long_runs:
-        assert _threads_event(record) == {"type": "threads", "threads": 1, "slots": 2, "cores": 2,
-                                          "sharing": 2, "intra_op": 1, "inter_op": 1}  # fmt: skip
+    cores = sorted(os.sched_getaffinity(0))
+    events = [_threads_event(record) for record in long_runs]
+    for record, event in zip(long_runs, events):
+        assert {k: v for k, v in event.items() if k != "cpus"} == {
+            "type": "threads", "threads": 1, "slots": 2, "cores": 2, "sharing": 2,
+            "intra_op": 1, "inter_op": 1}  # fmt: skip
         assert "1 thread for this run (2 of 2 slots in use on 2 cores)" in record.paths.log.read_text()
+    # One core each, not the same one, and the workers really keep to them.
+    assert sorted(event["cpus"] for event in events) == [[cores[0]], [cores[1]]]
+    for record, event in zip(long_runs, events):
+        assert os.sched_getaffinity(runs.read_status(record.directory).pid) == set(event["cpus"])
     for record in long_runs:
         runs.stop(record)
     assert [runs.wait(r.directory, timeout=300).state for r in long_runs] == ["stopped"] * 2
@@ -124,6 +131,39 @@ def test_two_slots_on_two_cores_train_two_runs_at_once_with_one_thread_each(
     # It started as the others stopped: both cores if it was alone by then, else one.
     event = _threads_event(third.refresh())
     assert event["threads"] == 2 // event["sharing"]
+
+
+def test_two_jax_runs_side_by_side_keep_to_one_core_each(digits, two_cores, monkeypatch):
+    """XLA ignores thread-count flags; the slot's CPU affinity holds a JAX run to its share:
+    each worker's CPU time grows at most as fast as the wall clock (one core), measured from
+    /proc while both train."""
+    monkeypatch.setenv(queue.MAX_TRAINING_ENV, "2")
+    spec = with_train(PRESETS["dense512"].spec, keras_backend="jax", epochs=500, batch_size=16)
+    long_runs = [runs.create_run(spec, dataset="digits", fingerprint=digits.fingerprint,
+                                 input_shape=digits.image_shape, n_classes=digits.n_classes)
+                 for _ in range(2)]  # fmt: skip
+    for record in long_runs:
+        runs.start(record)
+    _wait_for(lambda: all(any(e["type"] == "epoch" for e in r.events()) for r in long_runs),
+              "both JAX runs past their first epoch")  # fmt: skip
+    pids = [runs.read_status(r.directory).pid for r in long_runs]
+    assert [os.sched_getaffinity(pid) for pid in pids] in (
+        [{c} for c in sorted(os.sched_getaffinity(0))], [{c} for c in sorted(os.sched_getaffinity(0))][::-1])
+    before, start = [_cpu_seconds(pid) for pid in pids], time.monotonic()
+    time.sleep(3)
+    used = [_cpu_seconds(pid) - b for pid, b in zip(pids, before)]
+    wall = time.monotonic() - start
+    for record in long_runs:
+        runs.stop(record)
+    assert [runs.wait(r.directory, timeout=300).state for r in long_runs] == ["stopped"] * 2
+    assert all(u <= 1.1 * wall for u in used), (used, wall)  # one core each at most
+    for record in long_runs:
+        assert _threads_event(record.refresh())["threads"] == 1
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def test_one_slot_on_two_cores_gives_the_run_both(digits, two_cores, monkeypatch):

@@ -1,8 +1,8 @@
 """Train one run: the worker's ``train`` job. Imports Keras; runs in a worker process.
 
 Streams progress into the run directory (see :mod:`mnist_core.runs.store`), honours a stop
-request within a batch (within :data:`~mnist_core.runs.backend.TF_STEPS_PER_EXECUTION` on
-TensorFlow, which runs that many per call), stops a run whose loss turns NaN as
+request within a few batches (:data:`~mnist_core.runs.backend.TF_STEPS_PER_EXECUTION` on
+TensorFlow, which runs that many per call; :data:`MAX_BATCHES_AHEAD` on JAX), stops a run whose loss turns NaN as
 ``diverged``, and at the end evaluates on the test set and writes the model, the test
 probabilities and a summary. It trains on the Keras backend the worker chose for the run
 (:mod:`mnist_core.runs.backend`) and records it with its device.
@@ -13,23 +13,21 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
 
-from mnist_core.runs.backend import limit_jax_threads
-
-# The worker chose the Keras backend (mnist_core.runs.backend.prepare_backend) and this run's
-# thread share (OMP_NUM_THREADS) before importing this module: keep XLA to that share.
-limit_jax_threads(int(os.environ.get("OMP_NUM_THREADS") or 0))
-
-import keras  # after the backend's settings
+import keras  # the worker chose its backend first (mnist_core.runs.backend.prepare_backend)
 import numpy as np
 
 from mnist_core.diskcache import storage_error
 from mnist_core.runs.backend import backend_in_use, backend_label
 from mnist_core.runs.store import RunError, RunRecord, RunSummary, test_results
 
+# On JAX the training loop may dispatch this many batches before the recorder has read the
+# losses of the earlier ones (see RunRecorder): a stop or an exploding loss is seen within it.
+MAX_BATCHES_AHEAD = 4
 BATCH_EVENT_SECONDS = 0.25  # batch metrics at least every half second, without flooding
 # A mean cross-entropy this many times that of guessing (ln K) means the weights blew up:
 # Keras computes the loss from logits, so an exploding model shows 1e7 long before NaN.
@@ -158,7 +156,16 @@ class RunRecorder(keras.callbacks.Callback):
     stop requests, stops a run whose loss explodes.
 
     State that belongs to a run is reset in ``on_train_begin``.
+
+    It is ``async_safe``: on JAX, Keras then calls ``on_train_batch_end`` in a thread of its
+    own, so the loop dispatches the next step while this one's loss is read, instead of
+    waiting for each batch to finish (the bare ``model.fit`` without batch callbacks runs
+    so too). ``on_train_batch_begin`` holds the loop at most :data:`MAX_BATCHES_AHEAD`
+    batches ahead of what was read. On TensorFlow (not thread-safe for Keras) the calls stay
+    in the loop's thread, in turn.
     """
+
+    async_safe = True
 
     def __init__(self, record: RunRecord, progress=None, *, loss_limit: float = math.inf,
                  keras_backend: dict | None = None):
@@ -181,6 +188,8 @@ class RunRecorder(keras.callbacks.Callback):
         self.stopped = False
         self.diverged_at: tuple[int, int] | None = None
         self.best_value: float | None = None
+        self.dispatched = self.read = 0
+        self.caught_up = threading.Condition()
         self.record.append_event({
             "type": "train_begin", "t": 0.0, "epochs": self.params.get("epochs"),
             "steps": self.params.get("steps"), "lr": self._lr(),
@@ -191,18 +200,36 @@ class RunRecorder(keras.callbacks.Callback):
         self.epoch = epoch + 1
         self.epoch_start = time.perf_counter()
 
+    # Per batch, ``self._model``, not ``self.model``: on JAX that property copies the whole
+    # training state back into the model's variables (so a callback may read them) and, from
+    # the reading thread, raced the next step for the buffers it donates.
+    def on_train_batch_begin(self, batch, logs=None):
+        self.dispatched += 1
+        with self.caught_up:
+            # A timeout, not a hang, should the reading thread ever die.
+            self.caught_up.wait_for(lambda: self.dispatched - self.read <= MAX_BATCHES_AHEAD
+                                    or self._model.stop_training, timeout=60)  # fmt: skip
+
     def on_train_batch_end(self, batch, logs=None):
+        try:
+            self._read_batch(batch, logs)
+        finally:
+            with self.caught_up:
+                self.read += 1
+                self.caught_up.notify_all()
+
+    def _read_batch(self, batch, logs) -> None:
         logs = logs or {}
         now = time.perf_counter()
         loss = float(logs.get("loss", 0.0))
         if not math.isfinite(loss) or loss > self.loss_limit:
             if self.diverged_at is None:
                 self.diverged_at = (self.epoch, batch + 1)
-            self.model.stop_training = True
+            self._model.stop_training = True
         if not self.stopped and self.record.stop_requested:
             self.stopped = True
-            self.model.stop_training = True
-        if now - self.last_event >= BATCH_EVENT_SECONDS or self.model.stop_training:
+            self._model.stop_training = True
+        if now - self.last_event >= BATCH_EVENT_SECONDS or self._model.stop_training:
             self.last_event = now
             self.record.append_event({
                 "type": "batch", "t": round(now - self.start, 3), "epoch": self.epoch,
