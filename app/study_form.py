@@ -43,7 +43,8 @@ SUGGESTED = {"learning_rate": "1e-4..1e-1:log", "batch_size": "16,128,512",
              "optimizer": "sgd,rmsprop,adam", "momentum": "0,0.5,0.9", "nesterov": "true,false",
              "seed": "0,1,2", "validation_split": "0.1,0.2,0.3", "hidden_dense_layers": "1,2,3",
              "rate": "0,0.2,0.4,0.5", "l2": "0,1e-4,1e-3,1e-2", "activation": "relu,tanh",
-             "kernel_size": "3,5", "padding": "valid,same", "strides": "1,2"}  # fmt: skip
+             "kernel_size": "3,5", "padding": "valid,same", "strides": "1,2",
+             "lr_schedule": "constant,cosine", "keras_backend": "tensorflow,jax"}  # fmt: skip
 
 
 def values_key(path: str) -> str:
@@ -105,7 +106,8 @@ def describe(spec: ModelSpec) -> str:
     layers = " → ".join(layer.type + (f" {layer.params['units']}" if "units" in layer.params else "")
                         for layer in spec.layers)  # fmt: skip
     t = spec.train
-    return (f"{spec.name or 'custom'}: {layers} · {t.optimizer}, lr {t.effective_learning_rate:g}, "
+    cosine = " cosine" if getattr(t, "lr_schedule", "constant") == "cosine" else ""
+    return (f"{spec.name or 'custom'}: {layers} · {t.optimizer}, lr {t.effective_learning_rate:g}{cosine}, "
             f"batch {t.batch_size}, {t.epochs} epoch{'s' if t.epochs != 1 else ''}, validation "
             f"split {t.validation_split:g}")
 

@@ -60,7 +60,7 @@ DROPOUT_MLP = PRESETS["dropout_mlp"].spec
 
 @pytest.mark.parametrize("text, base, sentence", [
     ("foo=1", FF64, "Unknown parameter 'foo'; vary one of optimizer, learning_rate, momentum, "
-     "nesterov, batch_size, epochs, validation_split, seed, keras_backend, layer 2.units, "
+     "nesterov, batch_size, epochs, validation_split, seed, keras_backend, lr_schedule, layer 2.units, "
      "layer 2.activation, layer 2.l2, Dense.units, Dense.activation, Dense.l2, "
      "hidden_dense_layers."),
     ("learning_rate=0..0.1:log", FF64, "A log range must lie above 0; 'learning_rate' got 0..0.1:log."),
@@ -223,7 +223,7 @@ def _cli(*args: str, env_cache) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("args, sentence", [
     (["--vary", "foo=1"], "Unknown parameter 'foo'; vary one of optimizer, learning_rate, "
      "momentum, nesterov, batch_size, epochs, validation_split, seed, keras_backend, "
-     "layer 2.units, layer 2.activation, layer 2.l2, Dense.units, Dense.activation, Dense.l2, "
+     "lr_schedule, layer 2.units, layer 2.activation, layer 2.l2, Dense.units, Dense.activation, Dense.l2, "
      "hidden_dense_layers."),
     (["--vary", "learning_rate=0..1e-1:log"], "A log range must lie above 0; 'learning_rate' got "
      "0..1e-1:log."),
