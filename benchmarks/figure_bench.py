@@ -58,7 +58,7 @@ def _figures() -> dict[str, go.Figure]:
 async def _cost(paths: dict[str, Path], repeat: int) -> dict[str, dict[str, float]]:
     from playwright.async_api import async_playwright
 
-    from benchmarks.load_bench import chromium_cpu_seconds
+    from benchmarks.load_bench import chromium_cpu, chromium_cpu_since
     from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
     out: dict[str, dict[str, float]] = {}
@@ -73,11 +73,11 @@ async def _cost(paths: dict[str, Path], repeat: int) -> dict[str, dict[str, floa
                 tab = await context.new_page()
                 cdp = await context.new_cdp_session(tab)
                 await cdp.send("Performance.enable")
-                before = chromium_cpu_seconds()
+                before = chromium_cpu()
                 await tab.goto(path.as_uri(), timeout=180_000)
                 await tab.wait_for_function("window.drawn === true", timeout=180_000)
                 await tab.wait_for_timeout(SETTLE_MS)
-                cpu.append(chromium_cpu_seconds() - before)
+                cpu.append(chromium_cpu_since(before))
                 metrics = {m["name"]: m["value"] for m in
                            (await cdp.send("Performance.getMetrics"))["metrics"]}  # fmt: skip
                 task.append(metrics.get("TaskDuration", 0.0))

@@ -62,19 +62,26 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def chromium_cpu_seconds() -> float:
+def chromium_cpu() -> dict[int, float]:
     """CPU time so far of every Chromium process started by this process (its descendants
-    whose command line names chromium): browser, renderers, GPU (software GL) and utility."""
-    tree, total, todo = _children(), 0.0, [os.getpid()]
+    whose command line names chromium: browser, renderers, GPU (software GL), utility), by pid."""
+    tree, out, todo = _children(), {}, [os.getpid()]
     while todo:
         for pid in tree.get(todo.pop(), []):
             todo.append(pid)
             try:
                 if b"chromium" in open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")[0]:
-                    total += cpu_seconds(pid)
+                    out[pid] = cpu_seconds(pid)
             except OSError:
                 continue
-    return total
+    return out
+
+
+def chromium_cpu_since(before: dict[int, float]) -> float:
+    """CPU seconds Chromium's processes used since ``before`` (a :func:`chromium_cpu`):
+    processes started since count in full; a process that ended meanwhile (a closed tab's
+    renderer) is left out, never subtracted."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in chromium_cpu().items())
 
 
 async def _browser_cost(context, url: str, repeat: int = 3) -> dict[str, dict[str, float]]:
@@ -92,21 +99,22 @@ async def _browser_cost(context, url: str, repeat: int = 3) -> dict[str, dict[st
             tab = await context.new_page()
             cdp = await context.new_cdp_session(tab)
             await cdp.send("Performance.enable")
-            before = chromium_cpu_seconds()
+            before = chromium_cpu()
             await _open(tab, url + path, marker)
             await tab.wait_for_timeout(SETTLE_MS)
-            cpu.append(chromium_cpu_seconds() - before)
+            cpu.append(chromium_cpu_since(before))
             metrics = {m["name"]: m["value"] for m in
                        (await cdp.send("Performance.getMetrics"))["metrics"]}  # fmt: skip
             task.append(metrics.get("TaskDuration", 0.0))
             script.append(metrics.get("ScriptDuration", 0.0))
             layout.append(metrics.get("LayoutDuration", 0.0) + metrics.get("RecalcStyleDuration", 0.0))
             await tab.close()
+            await home.wait_for_timeout(1_000)  # its renderer gone before the next reading
             if name != "Runs":
-                before = chromium_cpu_seconds()
+                before = chromium_cpu()
                 await _open(home, None, marker, link)
                 await home.wait_for_timeout(SETTLE_MS)
-                switch.append(chromium_cpu_seconds() - before)
+                switch.append(chromium_cpu_since(before))
                 await _open(home, None, PAGES["Runs"][1], PAGES["Runs"][2])
                 await home.wait_for_timeout(SETTLE_MS)
         cost[name] = {"chromium_cpu_s": statistics.median(cpu), "main_thread_s": statistics.median(task),
