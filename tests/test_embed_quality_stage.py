@@ -165,3 +165,66 @@ def test_start_for_server_is_a_background_thread_guarded_by_the_switch(cache_dir
     assert thread is not None and thread.daemon
     thread.join(timeout=30)
     assert started == [{"parent": os.getpid()}]
+
+
+def _children_warm_workers() -> list[int]:
+    from pathlib import Path
+
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and b"embeddings.warm" in (proc / "cmdline").read_bytes() \
+                    and int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == os.getpid():
+                found.append(int(proc.name))
+        except (OSError, ValueError, IndexError):
+            pass
+    return found
+
+
+def _settle(pid: int, quiet: float = 3.0, limit: float = 600) -> None:
+    def cpu():
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+
+    used, still, deadline = cpu(), time.monotonic(), time.monotonic() + limit
+    while time.monotonic() - still < quiet and time.monotonic() < deadline:
+        time.sleep(0.5)
+        if cpu() != used:
+            used, still = cpu(), time.monotonic()
+
+
+def test_a_servers_warm_worker_compiles_umap_and_its_forks_give_the_same_umap(cache_dir, digits,
+                                                                              monkeypatch):
+    """After its first job the server's warm worker compiles umap's functions (parallel ones
+    too, on numba's workqueue layer); a seeded UMAP in its fork equals one in this process,
+    and a parallel one completes (GNU OpenMP would abort the fork)."""
+    import signal
+
+    monkeypatch.setenv(warm.ENV, "1")
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    warm.start(parent=os.getpid())
+    try:
+        deadline = time.monotonic() + 120
+        while not warm.socket_path().exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        first = _request(digits)  # a PCA: the warm worker compiles umap after it
+        embeddings.submit(first)
+        assert jobs.wait(first.directory, timeout=300).state == "done"
+        (pid,) = _children_warm_workers()
+        _settle(pid)  # its compile warm-up done (parallel functions run in it): now fork
+        seeded = _request(digits, split="all", method="umap")
+        parallel = embeddings.EmbeddingRequest("digits", digits.fingerprint, "umap", "all",
+                                               {"parallel": True})  # fmt: skip
+        for request in (seeded, parallel):
+            embeddings.submit(request)
+            assert jobs.wait(request.directory, timeout=600).state == "done", \
+                (request.directory / "worker.log").read_text()
+            assert "warm worker" in (request.directory / "worker.log").read_text()
+        images = embeddings.split_arrays(digits, "all")[0]
+        here = embeddings.umap_embedding(images, **embeddings.DEFAULT_PARAMS["umap"])
+        np.testing.assert_array_equal(embeddings.load_cached(seeded).coords, here)
+        assert embeddings.load_cached(parallel).coords.shape == here.shape
+    finally:
+        for pid in _children_warm_workers():  # the warm worker this test started
+            os.kill(pid, signal.SIGTERM)
