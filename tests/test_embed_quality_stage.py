@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -181,9 +182,10 @@ def _children_warm_workers() -> list[int]:
     return found
 
 
-def _settle(pid: int, quiet: float = 3.0, limit: float = 600) -> None:
+def _settle(pid: int, quiet: float = 3.0, limit: float = 600) -> int:
+    """Wait until ``pid`` uses no CPU for ``quiet`` seconds; its CPU time in clock ticks."""
     def cpu():
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         return int(fields[11]) + int(fields[12])
 
     used, still, deadline = cpu(), time.monotonic(), time.monotonic() + limit
@@ -191,12 +193,13 @@ def _settle(pid: int, quiet: float = 3.0, limit: float = 600) -> None:
         time.sleep(0.5)
         if cpu() != used:
             used, still = cpu(), time.monotonic()
+    return used
 
 
 def test_a_servers_warm_worker_compiles_umap_and_its_forks_give_the_same_umap(cache_dir, digits,
                                                                               monkeypatch):
-    """After its first job the server's warm worker compiles umap's functions (parallel ones
-    too, on numba's workqueue layer); a seeded UMAP in its fork equals one in this process,
+    """Told a UMAP may come, the server's warm worker compiles umap's functions (parallel
+    ones too, on numba's workqueue layer); a seeded UMAP in its fork equals one in this process,
     and a parallel one completes (GNU OpenMP would abort the fork)."""
     import signal
 
@@ -208,11 +211,14 @@ def test_a_servers_warm_worker_compiles_umap_and_its_forks_give_the_same_umap(ca
         while not warm.socket_path().exists():
             assert time.monotonic() < deadline
             time.sleep(0.1)
-        first = _request(digits)  # a PCA: the warm worker compiles umap after it
+        first = _request(digits)  # a PCA: no compiling after it
         embeddings.submit(first)
         assert jobs.wait(first.directory, timeout=300).state == "done"
         (pid,) = _children_warm_workers()
-        _settle(pid)  # its compile warm-up done (parallel functions run in it): now fork
+        before = _settle(pid)
+        warm.prepare_umap()  # as the page does when it shows the UMAP form
+        # Its compile warm-up done (parallel functions run in it; it worked): now fork.
+        assert _settle(pid) - before > 100, "the warm worker compiled nothing"
         seeded = _request(digits, split="all", method="umap")
         parallel = embeddings.EmbeddingRequest("digits", digits.fingerprint, "umap", "all",
                                                {"parallel": True})  # fmt: skip

@@ -68,7 +68,7 @@ def _gallery(at: AppTest) -> np.ndarray:
     """The digits in the gallery grid, rows of [index, label] (its clickable trace's
     customdata)."""
     grids = [_array(f["data"][1]["customdata"]) for f in _figures(at).values()
-             if len(f["data"]) >= 2 and f["data"][0]["type"] == "heatmap"
+             if len(f["data"]) >= 2 and f["data"][0]["type"] in ("heatmap", "image")
              and f["data"][1].get("customdata") is not None
              and f["layout"].get("width", 0) > 300]  # fmt: skip
     assert len(grids) == 1, len(grids)

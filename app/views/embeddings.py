@@ -22,6 +22,7 @@ from app.sidebar import ActiveDataset, active_dataset
 from app.text import plain
 from mnist_core import embeddings, figures
 from mnist_core.data import Dataset
+from mnist_core.embeddings import warm
 from mnist_core.runs import jobs
 
 
@@ -44,6 +45,8 @@ def render(active: ActiveDataset) -> None:
     )
     state["method"], state["split"] = method, split
     params = {} if method == "pca" else umap_form(state)
+    if method == "umap":  # the warm worker compiles umap's functions while the user chooses
+        warm.prepare_umap()
     request = embeddings.EmbeddingRequest(key, dataset.fingerprint, method, split, params)
     write_url(state, request)
 

@@ -13,8 +13,8 @@ after ``MNIST_WARM_IDLE`` seconds without a job (default 120) or when its cache 
 gone; one the Streamlit server started (:func:`start_for_server`, once per server process,
 in the background) stays as long as that server runs, so a first job does not wait for its
 imports. It listens as soon as a PCA job's imports are done, then imports scikit-learn and
-umap-learn while idle; a server's warm worker, after its first job (someone opened the
-Embeddings page), also compiles umap's numba functions on tiny data, so its forks run a
+umap-learn while idle; a server's warm worker, once a UMAP is in sight (the page shows the
+UMAP form: :func:`prepare_umap`, or a UMAP job came), also compiles umap's numba functions on tiny data, so its forks run a
 UMAP with nothing left to compile. It runs numba's fork-safe ``workqueue`` threading layer
 (GNU OpenMP aborts a forked child once the parent used it). This module imports nothing
 heavy: the Streamlit server calls :func:`launch` and :func:`start_for_server`.
@@ -89,6 +89,21 @@ def launch(directory: Path) -> int | None:
                 return pid
         time.sleep(0.05)
     return None
+
+
+def prepare_umap() -> None:
+    """Tell this cache folder's warm worker that a UMAP may come (the page shows its form):
+    a server's warm worker then compiles umap's functions while the user chooses. Never
+    waits: nothing happens when no warm worker listens."""
+    if not enabled() or not socket_path().exists():
+        return
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(0.2)
+        try:
+            conn.connect(str(socket_path()))
+            conn.sendall(json.dumps({"warm": "umap"}).encode() + b"\n")
+        except OSError:
+            pass
 
 
 def starting() -> bool:
@@ -234,8 +249,9 @@ def serve() -> int:
     server.listen(16)
     # Done in order while no job asks, one per pause (a job forked before they are done
     # does what it needs itself): scikit-learn's import, BLAS, umap-learn's import; and in
-    # a server's warm worker, once a first job came (someone opened the Embeddings page),
-    # umap's numba functions compiled on tiny data (compute.warm_up_steps: ~20 CPU-s).
+    # a server's warm worker, once a UMAP is in sight (the page shows the UMAP form, or a
+    # UMAP job came), umap's numba functions compiled on tiny data (compute.warm_up_steps,
+    # ~20-45 CPU-s once; a server whose users only look at PCA never pays it).
     warmups = [_import_quality, _warm_blas, _import_umap]
     compile_later = embeddings.warm_up_steps() if parent else []
     last, existed = time.monotonic(), cache.is_dir()  # a server's may be made later
@@ -256,15 +272,18 @@ def serve() -> int:
                     sys.stdout.flush()
                 continue
             last = time.monotonic()
-            warmups += compile_later
-            compile_later = []
             with conn:
                 conn.settimeout(10)
                 try:
                     request = json.loads(conn.makefile("rb").readline())
+                    if request.get("warm") == "umap":  # the page shows the UMAP form
+                        warmups, compile_later = warmups + compile_later, []
+                        continue
                     directory, env = str(request["directory"]), dict(request["env"])
-                except (OSError, ValueError, KeyError, TypeError):
+                except (OSError, ValueError, KeyError, TypeError, AttributeError):
                     continue
+                if "-umap-" in Path(directory).name:
+                    warmups, compile_later = warmups + compile_later, []
                 sys.stdout.flush()
                 pid = os.fork()
                 if pid == 0:
