@@ -255,6 +255,7 @@ def serve() -> int:
     warmups = [_import_quality, _warm_blas, _import_umap]
     compile_later = embeddings.warm_up_steps() if parent else []
     last, existed = time.monotonic(), cache.is_dir()  # a server's may be made later
+    jobs_running: list[int] = []  # forks still running (reaped by the kernel when done)
     try:
         while (cache.is_dir() or not existed) and (
             _alive(parent) if parent else time.monotonic() - last < idle
@@ -264,7 +265,8 @@ def serve() -> int:
             try:
                 conn, _ = server.accept()
             except TimeoutError:
-                if warmups:
+                jobs_running = [pid for pid in jobs_running if _alive(pid)]
+                if warmups and not jobs_running:  # never beside a job: it has the cores
                     try:
                         warmups.pop(0)()
                     except Exception:  # noqa: BLE001 (a job imports or compiles it itself)
@@ -288,6 +290,7 @@ def serve() -> int:
                 pid = os.fork()
                 if pid == 0:
                     _child(directory, env, [server, lock])
+                jobs_running.append(pid)
                 try:
                     conn.sendall(json.dumps({"pid": pid}).encode() + b"\n")
                 except OSError:
