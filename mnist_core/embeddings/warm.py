@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 from mnist_core import paths
+from mnist_core.runs.executor import pid_running
 
 ENV = "MNIST_WARM_WORKER"
 IDLE_ENV = "MNIST_WARM_IDLE"
@@ -187,16 +188,6 @@ def _child(directory: str, env: dict, inherited: list) -> None:
             os._exit(code)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
-
-
 def _import_quality() -> None:
     import sklearn.metrics
     import sklearn.model_selection
@@ -258,14 +249,14 @@ def serve() -> int:
     jobs_running: list[int] = []  # forks still running (reaped by the kernel when done)
     try:
         while (cache.is_dir() or not existed) and (
-            _alive(parent) if parent else time.monotonic() - last < idle
+            pid_running(parent) if parent else time.monotonic() - last < idle
         ):
             existed = existed or cache.is_dir()
             server.settimeout(0.02 if warmups else 0.5)
             try:
                 conn, _ = server.accept()
             except TimeoutError:
-                jobs_running = [pid for pid in jobs_running if _alive(pid)]
+                jobs_running = [pid for pid in jobs_running if pid_running(pid)]
                 if warmups and not jobs_running:  # never beside a job: it has the cores
                     try:
                         warmups.pop(0)()

@@ -99,7 +99,7 @@ class LocalExecutor:
         # (before its pid is recorded, the submitter is still launching it).
         since = status.submitted or status.updated or 0.0
         if status.state == QUEUED and time.time() - since < STARTUP_GRACE_SECONDS:
-            return status.pid is None or _pid_running(status.pid)
+            return status.pid is None or pid_running(status.pid)
         return False
 
 
@@ -135,7 +135,8 @@ def hold_worker_lock(directory: Path):
     return handle
 
 
-def _pid_running(pid: int) -> bool:
+def pid_running(pid: int) -> bool:
+    """Whether process ``pid`` runs: it exists and is not a zombie (dead, not yet reaped)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
