@@ -7,7 +7,6 @@ bounded by bytes (``$MNIST_DATASET_CACHE_MB``, default 1,024 MB), not by count:
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import streamlit as st
 
 from app.text import plain
 from app.memory_cache import ByteBoundedCache
-from mnist_core import embeddings, paths
+from mnist_core import paths
 from mnist_core.data import NAMED_DATASETS, Dataset, DatasetError, fetch, load_dataset, upload_info
 from mnist_core.data import stats
 
@@ -139,15 +138,3 @@ def title_of(dataset_key: str) -> str:
     """:func:`plain_title`, escaped for Markdown (captions, ``st.markdown``), so a file
     name or a link's ``?dataset=`` is shown as typed and never as an image or a link."""
     return plain(plain_title(dataset_key))
-
-
-@st.cache_resource(show_spinner="Reading the embedding…", max_entries=8)
-def embedding(request_json: str) -> embeddings.EmbeddingResult:
-    """A computed embedding, read once from disk and shared (read-only) by all sessions.
-
-    Raises LookupError when it is not stored (yet), so that absence is never cached."""
-    request = embeddings.EmbeddingRequest.from_json(json.loads(request_json))
-    result = embeddings.load_cached(request)
-    if result is None:
-        raise LookupError(f"No stored embedding for {request.key}.")
-    return result
