@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mnist_core import paths
 from mnist_core.data import NAMED_DATASETS, DatasetError, fetch, load_dataset
-from mnist_core.diskcache import storage_error
+from mnist_core.diskcache import storage_error, storage_error_in_message
 
 EXIT_BAD_INPUT = 2
 
@@ -407,6 +407,12 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # a full disk, a read-only cache folder, ...
         print(str(storage_error(exc, getattr(exc, "filename", None) or paths.cache_dir())),
               file=sys.stderr)  # fmt: skip
+        return EXIT_BAD_INPUT
+    except Exception as exc:  # a library's own type for a full disk (TensorFlow's file writers)
+        full = storage_error_in_message(exc, paths.cache_dir())
+        if full is None:
+            raise
+        print(str(full), file=sys.stderr)
         return EXIT_BAD_INPUT
     if result is not None:  # export-code without -o printed the script itself
         print(json.dumps(result))

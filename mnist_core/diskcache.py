@@ -103,6 +103,30 @@ def storage_error(exc: OSError, path: str | os.PathLike) -> StorageError:
     return StorageError(exc.errno, text)
 
 
+_STORAGE_MESSAGES = {
+    "No space left on device": errno.ENOSPC,
+    "Disk quota exceeded": errno.EDQUOT,
+    "Read-only file system": errno.EROFS,
+}
+
+
+def storage_error_in_message(exc: BaseException, directory: str | os.PathLike) -> StorageError | None:
+    """A full or read-only disk reported by a library that raises its own error type rather than
+    an ``OSError``: TensorFlow's file writers raise ``ResourceExhaustedError`` with the message
+    ``"<path>; No space left on device"``. None when the message names no such cause.
+
+    >>> str(storage_error_in_message(RuntimeError("/c/runs/x/tb/ev.1; No space left on device"), "/c"))
+    'The disk holding /c/runs/x/tb is full: ev.1 could not be written (No space left on device).'
+    """
+    message = str(exc)
+    for reason, number in _STORAGE_MESSAGES.items():
+        if reason in message:
+            head = message.split(reason)[0].strip().rstrip(";:,").strip()
+            path = head if head.startswith(os.sep) else os.path.join(os.fspath(directory), "?")
+            return storage_error(OSError(number, reason), path)
+    return None
+
+
 def disk_is_full(path: str | os.PathLike, *, margin: int = 64 * 1024) -> bool:
     """Whether the file system holding ``path`` has less than ``margin`` bytes free."""
     import shutil

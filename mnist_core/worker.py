@@ -19,7 +19,12 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from mnist_core.diskcache import StorageError, remove_temporaries, storage_error
+from mnist_core.diskcache import (
+    StorageError,
+    remove_temporaries,
+    storage_error,
+    storage_error_in_message,
+)
 from mnist_core.runs import states
 from mnist_core.runs.executor import hold_worker_lock
 
@@ -174,6 +179,8 @@ def one_sentence(exc: BaseException, directory: Path) -> str:
     """The error as one line for the page: its message, or its type when it has none."""
     if isinstance(exc, OSError) and not isinstance(exc, StorageError):
         exc = storage_error(exc, getattr(exc, "filename", None) or directory)
+    elif not isinstance(exc, StorageError):
+        exc = storage_error_in_message(exc, directory) or exc
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     if not message:
         return f"The job failed with {type(exc).__name__}."

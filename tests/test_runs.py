@@ -315,3 +315,20 @@ def test_the_saved_model_reloads_safely_and_reproduces_the_predictions(finished_
     record.paths.model.write_bytes(data[: len(data) // 2])
     with pytest.raises(runs.RunError, match="model.keras cannot be loaded"):
         load_run_model(record)
+
+
+def test_tensorflows_own_full_disk_error_is_the_same_one_sentence(tmp_path):
+    """TensorBoard's event writer reports a full disk as ``ResourceExhaustedError`` with the
+    path, not as an ``OSError``; the run still fails with the full-disk sentence."""
+    import tensorflow as tf
+
+    from mnist_core.worker import one_sentence
+
+    events = tmp_path / "runs" / "r1" / "tb" / "train" / "events.out.tfevents.1"
+    error = tf.errors.ResourceExhaustedError(None, None, f"{events}; No space left on device")
+    sentence = one_sentence(error, tmp_path / "runs" / "r1")
+    assert sentence == (f"The disk holding {events.parent} is full: {events.name} could not be "
+                        "written (No space left on device).")  # fmt: skip
+    # Any other error keeps its type and message.
+    assert one_sentence(tf.errors.ResourceExhaustedError(None, None, "OOM when allocating"),
+                        tmp_path) == "ResourceExhaustedError: OOM when allocating"  # fmt: skip
