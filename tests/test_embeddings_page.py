@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from mnist_core import embeddings, figures
 from mnist_core.data import load_dataset
+from mnist_core.figures import raster
 from mnist_core.runs import jobs
 from tests.conftest import ROOT, fill_disk
 
@@ -296,16 +297,37 @@ def test_full_mnist_a_selection_of_thousands_reaches_every_off_label_digit(mnist
     # A warm rerun (nothing changed) builds no figure of 70,000 points again: it comes from
     # the cache. (Counted, not timed: timings belong in benchmarks/.)
     built = []
-    original = figures.embeddings.scatter_figure
+    original = raster.raster_scatter_figure
 
     def counting(*args, **kwargs):
         built.append(1)
         return original(*args, **kwargs)
 
     at.run()
-    figures.embeddings.scatter_figure = counting
+    raster.raster_scatter_figure = counting
     try:
         at.run()
     finally:
-        figures.embeddings.scatter_figure = original
+        raster.raster_scatter_figure = original
     assert built == []
+
+
+def test_the_scatter_is_one_picture_and_a_linked_selection_is_outlined_and_dimmed(cache_dir, digits):
+    """No WebGL: the points are a PNG under the plot, a sparse invisible layer of real
+    points carries the hover; a selection from a link is drawn as its outline and its
+    points stand out (the picture differs from the one without)."""
+    at = _page(method="pca", split="train")
+    result = _computed(at, digits)
+    (plain,) = [f for k, f in _figures(at).items() if f["layout"].get("images")]
+    assert {t["type"] for t in plain["data"]} == {"scatter"}
+    hover = plain["data"][0]
+    assert len(_array(hover["x"])) == len(result.labels)  # 1,438 points: all hoverable
+    assert not plain["layout"].get("shapes")
+    x, y = result.coords[:, 0], result.coords[:, 1]
+    box = {"kind": "box", "x": [float(np.percentile(x, 20)), float(np.percentile(x, 70))],
+           "y": [float(np.percentile(y, 20)), float(np.percentile(y, 70))]}  # fmt: skip
+    at = _page(method="pca", split="train", sel=figures.embeddings.shapes_to_text([box]))
+    (chosen,) = [f for k, f in _figures(at).items() if f["layout"].get("images")]
+    assert [s["type"] for s in chosen["layout"]["shapes"]] == ["rect"]
+    assert chosen["layout"]["images"][0]["source"] != plain["layout"]["images"][0]["source"]
+    assert chosen["layout"]["xaxis"]["range"] == plain["layout"]["xaxis"]["range"]

@@ -61,14 +61,8 @@ def scatter_figure(
                 unselected=dict(marker=dict(opacity=min(opacity, 0.12))),
             )
         )  # fmt: skip
-    for outline in outlines:
-        xs, ys = list(outline["x"]), list(outline["y"])
-        if outline.get("kind") == "box":
-            fig.add_shape(type="rect", x0=xs[0], x1=xs[1], y0=ys[0], y1=ys[1],
-                          line=dict(color="#333", width=1.5, dash="dash"))  # fmt: skip
-        elif len(xs) > 2:
-            path = "M" + "L".join(f"{a:.6g},{b:.6g}" for a, b in zip(xs, ys)) + "Z"
-            fig.add_shape(type="path", path=path, line=dict(color="#333", width=1.5, dash="dash"))
+    for shape in outline_shapes(outlines):
+        fig.add_shape(shape)
     fig.update_layout(
         height=640,
         # The top margin keeps the chart's toolbar clear of the legend's title.
@@ -84,6 +78,21 @@ def scatter_figure(
     fig.update_xaxes(showgrid=False, zeroline=False)
     fig.update_yaxes(showgrid=False, zeroline=False)
     return fig
+
+
+def outline_shapes(outlines: list[dict] | tuple) -> list[dict]:
+    """Box and lasso outlines (as :func:`selection_shapes` gives them) as plotly layout
+    shapes: dashed dark lines."""
+    line = dict(color="#333", width=1.5, dash="dash")
+    shapes = []
+    for outline in outlines:
+        xs, ys = list(outline["x"]), list(outline["y"])
+        if outline.get("kind") == "box":
+            shapes.append(dict(type="rect", x0=xs[0], x1=xs[1], y0=ys[0], y1=ys[1], line=line))
+        elif len(xs) > 2:
+            path = "M" + "L".join(f"{a:.6g},{b:.6g}" for a, b in zip(xs, ys)) + "Z"
+            shapes.append(dict(type="path", path=path, line=line))
+    return shapes
 
 
 def selected_rows(selection_state: Any, labels: np.ndarray) -> np.ndarray:
