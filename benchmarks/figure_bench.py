@@ -51,11 +51,11 @@ def _figures() -> dict[str, go.Figure]:
         "pixel statistics (3 x 11)": data.pixel_stats_figure(pixel, class_names=names),
         "embedding scatter, 70,000 points": embeddings.scatter_figure(
             xy[:, 0], xy[:, 1], y, np.arange(70_000), class_names=names),
-        # What the Embeddings page draws since 2026-11-22: one PNG, a hover layer of 3,000.
-        "embedding raster, 70,000 points (hover on 3,000)": raster.raster_scatter_figure(
+        # What the Embeddings page draws since 2026-11-22: one PNG and an invisible hover grid.
+        "embedding raster, 70,000 points (with its hover grid)": raster.raster_scatter_figure(
             xy[:, 0], xy[:, 1], y, np.arange(70_000), class_names=names),
-        "embedding raster, 70,000 points, no hover layer": raster.raster_scatter_figure(
-            xy[:, 0], xy[:, 1], y, np.arange(70_000), class_names=names, hover_points=0),
+        "embedding raster, 70,000 points, no hover grid": raster.raster_scatter_figure(
+            xy[:, 0], xy[:, 1], y, np.arange(70_000), class_names=names, hover=False),
     }
     return figs
 

@@ -313,15 +313,14 @@ def test_full_mnist_a_selection_of_thousands_reaches_every_off_label_digit(mnist
 
 
 def test_the_scatter_is_one_picture_and_a_linked_selection_is_outlined_and_dimmed(cache_dir, digits):
-    """No WebGL: the points are a PNG under the plot, a sparse invisible layer of real
-    points carries the hover; a selection from a link is drawn as its outline and its
+    """No WebGL: the points are a PNG under the plot, an invisible grid carries the hover; a selection from a link is drawn as its outline and its
     points stand out (the picture differs from the one without)."""
     at = _page(method="pca", split="train")
     result = _computed(at, digits)
     (plain,) = [f for k, f in _figures(at).items() if f["layout"].get("images")]
-    assert {t["type"] for t in plain["data"]} == {"scatter"}
-    hover = plain["data"][0]
-    assert len(_array(hover["x"])) == len(result.labels)  # 1,438 points: all hoverable
+    assert {t["type"] for t in plain["data"]} == {"heatmap", "scatter"}
+    grid = plain["data"][0]
+    assert np.nansum(_array(grid["z"]).astype(float)) == len(result.labels)  # 1,438
     assert not plain["layout"].get("shapes")
     x, y = result.coords[:, 0], result.coords[:, 1]
     box = {"kind": "box", "x": [float(np.percentile(x, 20)), float(np.percentile(x, 70))],

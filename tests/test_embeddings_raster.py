@@ -68,7 +68,7 @@ def test_png_round_trip_and_the_palette_keeps_colours_close():
     assert np.abs(reduced - pixels).mean() < 3 and np.abs(reduced - pixels).max() < 64
 
 
-def test_the_figure_holds_one_image_a_hover_layer_of_real_points_and_a_legend():
+def test_the_figure_holds_one_image_a_hover_grid_of_real_points_and_a_legend():
     rng = np.random.default_rng(1)
     n = 10_000
     x, y, labels = rng.normal(size=n), rng.normal(size=n), rng.integers(0, 10, n)
@@ -76,23 +76,31 @@ def test_the_figure_holds_one_image_a_hover_layer_of_real_points_and_a_legend():
     box = {"kind": "box", "x": [0.0, 1.0], "y": [0.0, 1.0]}
     fig = R.raster_scatter_figure(x, y, labels, indices, class_names=tuple("abcdefghij"),
                                   axis_titles=("PC1", "PC2"), outlines=[box])  # fmt: skip
-    assert [t.type for t in fig.data] == ["scatter"] * 11  # no WebGL
+    assert [t.type for t in fig.data] == ["heatmap"] + ["scatter"] * 11  # no WebGL
     (image,) = fig.layout.images
     assert image.source.startswith("data:image/png;base64,") and image.sizing == "stretch"
     assert (image.x, image.y) == (fig.layout.xaxis.range[0], fig.layout.yaxis.range[1])
     assert np.isclose(image.sizex, np.diff(fig.layout.xaxis.range)[0])
-    hover = fig.data[0]
-    assert len(hover.x) == R.HOVER_POINTS and not hover.showlegend
-    rows = np.asarray(hover.customdata) - 500  # each hover point is a real point
-    np.testing.assert_array_equal(hover.x, x[rows])
-    np.testing.assert_array_equal(hover.text, np.array(list("abcdefghij"))[labels[rows]])
-    assert [t.name for t in fig.data[1:]] == list("abcdefghij")
+    grid = fig.data[0]
+    z, custom, text = np.asarray(grid.z, float), np.asarray(grid.customdata), np.asarray(grid.text)
+    assert np.nansum(z) == n and grid.opacity == 0 and grid.hoverongaps is False
+    # Each cell names a real point inside it, with its label.
+    (x_lo, _), (y_lo, _) = fig.layout.xaxis.range, fig.layout.yaxis.range
+    for r, c in zip(*np.nonzero(np.isfinite(z))):
+        row = custom[r, c] - 500
+        assert text[r, c] == "abcdefghij"[labels[row]]
+        assert int((x[row] - x_lo) // grid.dx) == c and int((y[row] - y_lo) // grid.dy) == r
+        assert (x_lo + c * grid.dx <= x[row] <= x_lo + (c + 1) * grid.dx)
+    assert np.isclose(grid.x0, x_lo + grid.dx / 2) and np.isclose(grid.y0, y_lo + grid.dy / 2)
+    pick = fig.data[1]  # a few real points: plotly offers box and lasso
+    assert 0 < len(pick.x) <= R.SELECTABLE and pick.hoverinfo == "skip"
+    assert [t.name for t in fig.data[2:]] == list("abcdefghij")
     assert fig.layout.dragmode == "select" and fig.layout.xaxis.title.text == "PC1"
     assert [s.type for s in fig.layout.shapes] == ["rect"]
 
 
 def test_a_box_or_lasso_on_the_picture_selects_every_point_inside():
-    """What Streamlit returns for a box drawn on the figure (the hover layer's few points,
+    """What Streamlit returns for a box drawn on the figure (the few selectable points,
     and the box): the rows are all points inside the box."""
     rng = np.random.default_rng(2)
     n = 20_000

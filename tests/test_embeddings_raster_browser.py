@@ -1,7 +1,7 @@
 """The Embeddings page's scatter as one picture, in Chromium: no WebGL context is made; a
 box drawn on the picture selects exactly the points inside it (all of them, not only the
 hover layer's); a link with a selection shows its outline and its digits; hover names a
-real point. Screenshots in test-artifacts/."""
+real point under the mouse and how many points are there. Screenshots in test-artifacts/."""
 
 from __future__ import annotations
 
@@ -74,7 +74,8 @@ def test_a_box_on_the_picture_selects_every_point_inside_and_a_link_keeps_it(ser
         hover = page.locator(".hoverlayer .hovertext").first
         hover.wait_for(timeout=10_000)
         text = hover.text_content()
-        assert re.search(r"label \d", text) and "index" in text, text
+        assert re.fullmatch(r"label \d, index \d+points here: [\d,]+", text), text
+        page.screenshot(path=str(ARTIFACTS / "embeddings-raster-hover-1280.png"))
 
         # A box over the lower-left part of the cloud (box select is the first tool).
         corners = [(0.1, 0.45), (0.55, 0.95)]
