@@ -40,13 +40,23 @@ _enabled = False
 
 
 def numba_cache_dir() -> Path:
-    return paths.cache_dir() / "numba"
+    # "-2": caches written before shared functions were told apart (see enable_numba_cache)
+    # may hold a parallel build under a serial function's name; they are never read.
+    return paths.cache_dir() / "numba-2"
 
 
 def enable_numba_cache() -> int:
-    """Point numba's cache at ``<cache>/numba`` (unless ``NUMBA_CACHE_DIR`` is set) and
-    turn caching on for every numba function of umap and pynndescent; returns how many
-    were switched on. Call before ``import umap``'s functions compile (import is fine)."""
+    """Point numba's cache at ``<cache>/numba-2`` (unless ``NUMBA_CACHE_DIR`` is set) and
+    turn caching on for the numba functions of umap and pynndescent; returns how many were
+    switched on. Call before ``import umap``'s functions compile (import is fine).
+
+    numba names a cache entry after the Python function and its signature, not after the
+    options it was compiled with. umap-learn compiles one function twice, serial and
+    ``parallel=True`` (its layout's epoch): with both cached, whichever compiled first was
+    loaded for the other, so the "parallel" layout ran on one core, or, had the parallel one
+    been compiled first, a seeded layout would not have been reproducible. Of the
+    dispatchers that share a function, only the serial one is cached; the parallel one is
+    compiled in each process (the warm worker's forks inherit it compiled)."""
     global _enabled
     if "NUMBA_CACHE_DIR" not in os.environ:
         try:
@@ -58,17 +68,27 @@ def enable_numba_cache() -> int:
     from numba.core.registry import CPUDispatcher
 
     config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]  # numba reads it once, at import
-    switched = 0
+    dispatchers: dict[int, list] = {}
     for name, module in list(sys.modules.items()):
         if module is None or name.split(".")[0] not in ("umap", "pynndescent"):
             continue
         for obj in list(vars(module).values()):
-            if isinstance(obj, CPUDispatcher) and type(obj._cache).__name__ == "NullCache":
-                try:
-                    obj.enable_caching()
-                    switched += 1
-                except Exception:  # noqa: BLE001 (a function numba cannot cache stays as is)
-                    pass
+            if isinstance(obj, CPUDispatcher):
+                group = dispatchers.setdefault(id(obj.py_func), [])
+                if obj not in group:
+                    group.append(obj)
+    switched = 0
+    for group in dispatchers.values():
+        cacheable = [d for d in group if len(group) == 1 or not d.targetoptions.get("parallel")]
+        if len(cacheable) != 1:
+            continue  # several builds of one function under one cache name: none is cached
+        (obj,) = cacheable
+        if type(obj._cache).__name__ == "NullCache":
+            try:
+                obj.enable_caching()
+                switched += 1
+            except Exception:  # noqa: BLE001 (a function numba cannot cache stays as is)
+                pass
     _enabled = True
     return switched
 
