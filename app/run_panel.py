@@ -59,7 +59,7 @@ def _run_view(run_id: str, was_active: bool) -> None:
     if status.active:
         if record.stop_requested:
             st.caption("Cancelling before it trains…" if state == "queued"
-                       else "Stopping after the current batch…")  # fmt: skip
+                       else "Stopping within a few batches…")  # fmt: skip
         elif st.button("Cancel" if state == "queued" else "Stop", key=f"stop-{record.run_id}",
                        icon=":material/stop_circle:"):  # fmt: skip
             st.caption(plain(runs.stop(record)))

@@ -113,8 +113,8 @@ def actions(record: studies.StudyRecord) -> None:
         c_stop.button("Stopping…" if stopping else "Stop study", icon=":material/stop_circle:",
                       disabled=stopping, width="stretch", key=f"study-stop-{record.study_id}",
                       on_click=_stop, args=(record.study_id,),
-                      help="Cancels its queued trials and stops the running ones after "
-                           "their current batch; Resume goes on later.")  # fmt: skip
+                      help="Cancels its queued trials and stops the running ones within "
+                           "a few batches; Resume goes on later.")  # fmt: skip
     else:
         c_stop.button("Resume", icon=":material/play_arrow:", width="stretch",
                       disabled=state == "done", key=f"study-resume-{record.study_id}",

@@ -171,7 +171,7 @@ def _cmd_train(args: argparse.Namespace) -> dict:
                 break
             time.sleep(0.5)
     except KeyboardInterrupt:
-        print("stopping after the current batch…", file=sys.stderr, flush=True)
+        print("stopping within a few batches…", file=sys.stderr, flush=True)
         runs.stop(record)
         status = runs.wait(record.directory)
     summary = record.refresh().summary

@@ -245,7 +245,7 @@ def test_stop_and_cancel_on_ray(ray_head, cache_dir, monkeypatch):  # noqa: F811
     for record in (second, third):
         status = runs.wait(record.directory, timeout=60)
         assert (status.state, status.started, status.pid) == ("cancelled", None, None)
-    assert runs.stop(first) == f"Run {first.run_id} stops after its current batch."
+    assert runs.stop(first) == f"Run {first.run_id} stops within a few batches."
     status = runs.wait(first.directory, timeout=120)
     assert status.state == "stopped", status.error
     summary = first.refresh().summary

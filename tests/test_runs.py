@@ -93,7 +93,7 @@ def test_stop_keeps_history_and_the_best_weights(digits, cache_dir):
     record = _long(digits, early_stopping=EarlyStoppingSpec(patience=1000, restore_best_weights=True))
     runs.start(record)
     _wait_for(record, lambda: _epochs(record) >= 3)
-    assert runs.stop(record) == f"Run {record.run_id} stops after its current batch."
+    assert runs.stop(record) == f"Run {record.run_id} stops within a few batches."
     assert runs.wait(record.directory, timeout=120).state == "stopped"
     record = record.refresh()
     summary = record.summary

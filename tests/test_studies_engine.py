@@ -135,7 +135,7 @@ def test_stop_cancels_queued_trials_and_resume_finishes_the_grid(occupied_queue,
     assert stopped.returncode == 0, stopped.stderr
     assert json.loads(stopped.stdout) == {"study_id": record.study_id, "message": (
         f"Study {record.study_id} stops: 1 queued run cancelled, 0 running runs stopping "
-        "after the current batch.")}
+        "within a few batches.")}
     assert studies.wait(record, timeout=60).state == "stopped"
     record = record.refresh()
     assert record.counts() == {"cancelled": 1}

@@ -260,8 +260,8 @@ def test_stop_and_resume_act_and_say_what_they_did(occupied_queue):
     assert at.selectbox(key="study_choice").value == study_id
     _button(at, "Stop study").click().run()
     assert not at.exception
-    assert f"Study {study_id} stops: 1 queued run cancelled, 0 running runs stopping after the " \
-        "current batch." in [as_shown(i.value) for i in at.info]
+    assert f"Study {study_id} stops: 1 queued run cancelled, 0 running runs stopping within a " \
+        "few batches." in [as_shown(i.value) for i in at.info]
     assert studies.wait(record, timeout=90).state == "stopped"
     at.run()
     assert record.refresh().counts() == {"cancelled": 1}

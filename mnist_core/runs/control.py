@@ -2,7 +2,7 @@
 delete them. Each action says what it did in one sentence.
 
 Whichever executor runs a run (this machine, or a Ray cluster), Stop is the same request
-in the run's folder: a queued run is cancelled, a running one stops after its current batch
+in the run's folder: a queued run is cancelled, a running one stops within a few batches
 (on Ray, the job's owner also cancels a task that has not ended within a grace period; see
 :mod:`mnist_core.runs.ray_executor`)."""
 
@@ -35,7 +35,7 @@ def start(record: RunRecord, *, executor: str | None = None, address: str | None
 
 def stop(record: RunRecord) -> str:
     """Ask the run to end: a queued run is cancelled before it trains, a running one stops
-    after its current batch and keeps what it learnt. Returns what happened."""
+    within a few batches and keeps what it learnt. Returns what happened."""
     status = jobs.read_status(record.directory)
     if status.state not in ACTIVE:
         return f"Run {record.run_id} is already {status.state or 'gone'}."
@@ -45,7 +45,7 @@ def stop(record: RunRecord) -> str:
         raise storage_error(exc, record.paths.stop) from None
     if status.state == QUEUED:
         return f"Run {record.run_id} is cancelled before it trains."
-    return f"Run {record.run_id} stops after its current batch."
+    return f"Run {record.run_id} stops within a few batches."
 
 
 def stop_many(records: Iterable[RunRecord]) -> list[str]:

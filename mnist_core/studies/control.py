@@ -42,8 +42,8 @@ def _check_backend(record: StudyRecord) -> None:
 
 
 def stop(record: StudyRecord) -> str:
-    """Stop the study: its queued trials are cancelled, its running ones stop after their
-    current batch, and the driver ends ``stopped`` (resumable). Works when the driver is
+    """Stop the study: its queued trials are cancelled, its running ones stop within a few
+    batches, and the driver ends ``stopped`` (resumable). Works when the driver is
     gone too. Returns what happened."""
     status = runs.read_status(record.directory)
     try:
@@ -57,7 +57,7 @@ def stop(record: StudyRecord) -> str:
     if not status.active and not queued and not running:
         return f"Study {record.study_id} is already {status.state or 'stopped'}."
     return (f"Study {record.study_id} stops: {_count(len(queued), 'queued run')} cancelled, "
-            f"{_count(len(running), 'running run')} stopping after the current batch.")
+            f"{_count(len(running), 'running run')} stopping within a few batches.")
 
 
 def _count(n: int, what: str) -> str:
