@@ -104,7 +104,7 @@ def test_a_box_or_lasso_on_the_picture_selects_every_point_inside():
     and the box): the rows are all points inside the box."""
     rng = np.random.default_rng(2)
     n = 20_000
-    x, y, labels = rng.normal(size=n), rng.normal(size=n), rng.integers(0, 10, n)
+    x, y = rng.normal(size=n), rng.normal(size=n)
     state = {"selection": {"points": [{"curve_number": 0, "point_index": 3}], "point_indices": [3],
                            "box": [{"xref": "x", "yref": "y", "x": [0.5, -0.5], "y": [-1, 0.25]}],
                            "lasso": []}}  # fmt: skip
