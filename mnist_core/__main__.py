@@ -178,10 +178,7 @@ def _cmd_train(args: argparse.Namespace) -> dict:
     result = {
         "run_id": record.run_id,
         "status": status.state,
-        "params": summary.params if summary else None,
-        "epochs_run": summary.epochs_run if summary else None,
-        "test_accuracy": summary.test_accuracy if summary else None,
-        "test_loss": summary.test_loss if summary else None,
+        **{k: getattr(summary, k, None) for k in ("params", "epochs_run", "test_accuracy", "test_loss")},
         "seconds": round(time.perf_counter() - start, 3),
         **({"error": status.error} if status.error else {}),
         **{k: v for k, v in (used_backend(record) or {}).items() if k in ("backend", "device")},
@@ -409,8 +406,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)  # fmt: skip
         return EXIT_BAD_INPUT
     except Exception as exc:  # a library's own type for a full disk (TensorFlow's file writers)
-        full = storage_error_in_message(exc, paths.cache_dir())
-        if full is None:
+        if (full := storage_error_in_message(exc, paths.cache_dir())) is None:
             raise
         print(str(full), file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -59,7 +59,7 @@ def test_lasso_gallery_enlarge_and_a_page_switch_keep_everything(server, cache_d
         page.goto(server + "/embeddings?dataset=digits")
         page.get_by_text("Cluster quality", exact=True).wait_for(timeout=120_000)
         scatter = page.locator('[data-testid="stPlotlyChart"]').first
-        scatter.locator("canvas").first.wait_for(timeout=30_000)
+        scatter.locator(".nsewdrag").first.wait_for(timeout=30_000)
         _settle(page)
 
         # The toolbar and the legend's title do not overlap.

@@ -163,7 +163,7 @@ def test_figures_package_holds_modules_only_and_imports_no_engine():
                          cwd=ROOT, check=True).stdout.splitlines()  # fmt: skip
     assert out[0] == "[]"
     assert out[1] == str(sorted(["data", "digits", "embeddings", "evaluation", "inside",
-                                 "inside_map", "runs", "selection", "studies", "style",
+                                 "inside_map", "raster", "runs", "selection", "studies", "style",
                                  "training"]))  # fmt: skip
     assert not hasattr(figures, "digit_grid_figure") and not hasattr(figures, "confusion_figure")
 

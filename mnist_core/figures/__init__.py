@@ -5,6 +5,8 @@ pages never name trace numbers. Nothing here computes or imports the engine.
 - :mod:`.digits`: mosaic, clickable digit grid (``clicked_digit``), one digit's pixels
 - :mod:`.data`: class balance, pixel-wise statistics per class
 - :mod:`.embeddings`: embedding scatter (``selected_rows``), scree, components, label counts
+- :mod:`.raster`: an embedding's points as one picture (the Embeddings page's scatter); PNG
+  encoding shared with the digit grids
 - :mod:`.training`: one run's curves
 - :mod:`.evaluation`: confusion matrix (``clicked_cell``), mismatches, top probabilities
 - :mod:`.runs`: curves overlaid, accuracy against time, importances
@@ -22,6 +24,7 @@ from mnist_core.figures import (
     evaluation,
     inside,
     inside_map,
+    raster,
     runs,
     selection,
     studies,
@@ -29,5 +32,5 @@ from mnist_core.figures import (
     training,
 )
 
-__all__ = ["data", "digits", "embeddings", "evaluation", "inside", "inside_map", "runs",
-           "selection", "studies", "style", "training"]  # fmt: skip
+__all__ = ["data", "digits", "embeddings", "evaluation", "inside", "inside_map", "raster",
+           "runs", "selection", "studies", "style", "training"]  # fmt: skip

@@ -3,13 +3,12 @@ and :func:`clicked_digit`, which reads a click on the grid."""
 
 from __future__ import annotations
 
-import base64
-import io
 from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 
+from mnist_core.figures.raster import png_pixels, png_uri
 from mnist_core.figures.selection import selected_points
 from mnist_core.figures.style import INK, MIN_FONT
 
@@ -22,22 +21,16 @@ def ink_png(tiles: np.ndarray) -> str:
     white (0), NaN transparent (the plot's background shows). A grid of 100 digits is
     ~15 KB of PNG that the browser decodes once, instead of 84,000 heat-map cells as JSON
     (~0.5 MB) that plotly.js colours one by one."""
-    from PIL import Image
-
     values = np.nan_to_num(np.asarray(tiles, dtype=float), nan=0.0)
     grey = (255 - np.clip(np.rint(values), 0, 255)).astype(np.uint8)
     alpha = np.where(np.isnan(np.asarray(tiles, dtype=float)), 0, 255).astype(np.uint8)
-    buffer = io.BytesIO()
-    Image.fromarray(np.stack([grey, alpha], axis=-1), mode="LA").save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return png_uri(np.stack([grey, alpha], axis=-1))
 
 
 def png_values(uri: str) -> tuple[np.ndarray, np.ndarray]:
     """What :func:`ink_png` wrote: (grey levels 0..255 as drawn, float; drawn: bool)."""
-    from PIL import Image
-
-    image = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("LA"))
-    return 255.0 - image[..., 0], image[..., 1] > 0
+    image = png_pixels(uri)
+    return 255.0 - image[..., 0], image[..., 3] > 0
 
 
 def mosaic(images: np.ndarray, *, columns: int, gap: int = 1) -> np.ndarray:
