@@ -142,6 +142,49 @@ async def _open(page, url: str | None, marker: str, link: str | None = None) -> 
     return time.perf_counter() - started
 
 
+def _cpu_by_group(server: int) -> dict[str, float]:
+    """CPU seconds used so far by every process now alive, grouped: the Streamlit server, its
+    children (the warm embedding worker and its forks), Chromium, and everything else."""
+    tick, parents, used, names = os.sysconf("SC_CLK_TCK"), {}, {}, {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            head, rest = (entry / "stat").read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        fields = rest.split()
+        pid = int(entry.name)
+        parents[pid], names[pid] = int(fields[1]), head.split("(", 1)[1]
+        used[pid] = (int(fields[11]) + int(fields[12])) / tick
+
+    def under(pid: int) -> bool:
+        while pid > 1:
+            pid = parents.get(pid, 0)
+            if pid == server:
+                return True
+        return False
+
+    groups = {"server": 0.0, "server children": 0.0, "chromium": 0.0, "other": 0.0}
+    for pid, seconds in used.items():
+        group = ("server" if pid == server else "server children" if under(pid)
+                 else "chromium" if "chrom" in names[pid] else "other")  # fmt: skip
+        groups[group] += seconds
+    return groups
+
+
+async def _sample(server: int, timeline: list, started: float, every: float = 0.5) -> None:
+    """Every ``every`` s, the CPU seconds each group used since the last sample (a group's
+    total can drop when its processes end: clipped at 0)."""
+    last = _cpu_by_group(server)
+    while True:
+        await asyncio.sleep(every)
+        now = _cpu_by_group(server)
+        timeline.append([round(time.perf_counter() - started, 2),
+                         *(round(max(0.0, now[k] - last[k]), 2) for k in now)])  # fmt: skip
+        last = now
+
+
 async def _measure(url: str, pid: int, *, sessions: int, rounds: int, browser_only: bool = False,
                    reload: bool = False) -> dict:
     from playwright.async_api import async_playwright
@@ -191,23 +234,30 @@ async def _measure(url: str, pid: int, *, sessions: int, rounds: int, browser_on
             page = await browser.new_page(viewport=viewport)
             # The link to the PCA of all 70,000 first (the page keeps its choice for the
             # session), then the Data explorer and the Embeddings page in turn.
-            visits = [LOAD_PAGES[1]] + [name for _ in range(rounds) for name in LOAD_PAGES]
-            for i, name in enumerate(visits):
+            plan = [LOAD_PAGES[1]] + [name for _ in range(rounds) for name in LOAD_PAGES]
+            for i, name in enumerate(plan):
                 path, marker, link = PAGES[name]
                 opened = i == 0 or reload
                 try:
+                    begun = time.perf_counter() - started
                     seconds = await _open(page, url + path if opened else None, marker, link)
                     (first if i == 0 else times)[name].append(seconds)
+                    visits.append([number, name, round(begun, 2), round(seconds, 2)])
                 except Exception as exc:  # a timeout or a traceback: counted, not fatal
                     errors.append(f"session {number}, {name}: {str(exc).splitlines()[0]}")
             await page.close()
 
         started = time.perf_counter()
+        timeline: list[list] = []  # [t, server, server children, chromium, other] CPU-s
+        visits: list[list] = []  # [session, page, start, seconds]
+        sampler = asyncio.ensure_future(_sample(pid, timeline, started))
         await asyncio.gather(*(user(n) for n in range(sessions)))
         wall = time.perf_counter() - started
+        sampler.cancel()
         await browser.close()
     return {"browser_cost": browser_cost, "warm_cpu_s": warm, "new_tab_cpu_s": new_tab, "times_s": times,
-            "first_open_s": first, "reload": reload, "errors": errors, "wall_s": wall}
+            "first_open_s": first, "reload": reload, "errors": errors, "wall_s": wall,
+            "timeline": timeline, "visits": visits}
 
 
 def _p95(values: list[float]) -> float:
