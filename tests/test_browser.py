@@ -52,7 +52,7 @@ def test_pca_scatter_renders_and_a_box_selection_shows_the_gallery(server, page)
     # The PCA job runs in the background; the page updates itself when it is done.
     page.get_by_text("Cluster quality", exact=True).wait_for(timeout=120_000)
     scatter = page.locator('[data-testid="stPlotlyChart"]').first
-    scatter.locator("canvas").first.wait_for(timeout=30_000)  # WebGL points
+    scatter.locator(".nsewdrag").first.wait_for(timeout=30_000)  # the points: one picture, no WebGL
     area = scatter.locator(".nsewdrag").first.bounding_box()
     page.mouse.move(area["x"] + area["width"] * 0.2, area["y"] + area["height"] * 0.2)
     page.mouse.down()
