@@ -79,3 +79,19 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def selected_count(page) -> int:
+    """The number in the Embeddings page's "N selected points" heading, once it shows."""
+    import re
+
+    heading = page.get_by_role("heading", name=re.compile("selected points"))
+    heading.wait_for(timeout=60_000)
+    return int(heading.inner_text().split()[0].replace(",", ""))
+
+
+def settle(page) -> None:
+    """Wait until Streamlit has finished rerunning and the charts are drawn."""
+    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                           timeout=60_000)  # fmt: skip
+    time.sleep(1.5)

@@ -12,7 +12,7 @@ import pytest
 
 from mnist_core import embeddings, figures
 from mnist_core.data import load_dataset
-from tests.browser import ARTIFACTS, chromium, streamlit_server
+from tests.browser import ARTIFACTS, chromium, selected_count, settle, streamlit_server
 
 pytestmark = pytest.mark.browser
 
@@ -39,18 +39,6 @@ def _overlap(a: dict, b: dict) -> bool:
         and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["h"]  # fmt: skip
 
 
-def _selected(page) -> int:
-    heading = page.get_by_role("heading", name=re.compile("selected points"))
-    heading.wait_for(timeout=60_000)
-    return int(heading.inner_text().split()[0].replace(",", ""))
-
-
-def _settle(page) -> None:
-    """Wait until Streamlit has finished rerunning and the charts are drawn."""
-    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
-    time.sleep(1.5)
-
-
 def test_lasso_gallery_enlarge_and_a_page_switch_keep_everything(server, cache_dir):
     ARTIFACTS.mkdir(exist_ok=True)
     digits = load_dataset("digits")
@@ -60,7 +48,7 @@ def test_lasso_gallery_enlarge_and_a_page_switch_keep_everything(server, cache_d
         page.get_by_text("Cluster quality", exact=True).wait_for(timeout=120_000)
         scatter = page.locator('[data-testid="stPlotlyChart"]').first
         scatter.locator(".nsewdrag").first.wait_for(timeout=30_000)
-        _settle(page)
+        settle(page)
 
         # The toolbar and the legend's title do not overlap.
         scatter.hover()
@@ -79,8 +67,8 @@ def test_lasso_gallery_enlarge_and_a_page_switch_keep_everything(server, cache_d
         for fx, fy in corners[1:]:
             page.mouse.move(area["x"] + area["width"] * fx, area["y"] + area["height"] * fy, steps=8)
         page.mouse.up()
-        n = _selected(page)
-        _settle(page)
+        n = selected_count(page)
+        settle(page)
         assert 100 < n < 1438
         sel = parse_qs(urlparse(page.url).query)["sel"][0]
         assert sel.startswith("l:")
@@ -106,12 +94,12 @@ def test_lasso_gallery_enlarge_and_a_page_switch_keep_everything(server, cache_d
         if first is not None:
             assert caption.inner_text() == f"train #{result.indices[first]:,} · label {result.labels[first]}"
         enlarged = caption.inner_text()
-        _settle(page)
+        settle(page)
 
         # Show all but the most common label: the digits that do not belong.
         page.get_by_role("combobox", name="Show").click()
         page.get_by_role("option", name=re.compile("^all but ")).click()
-        _settle(page)
+        settle(page)
         option = page.get_by_role("combobox", name="Show").input_value()
         assert re.fullmatch(r"all but \d \([\d,]+\)", option), option
         off = int(re.search(r"\(([\d,]+)\)", option).group(1).replace(",", ""))
@@ -123,8 +111,8 @@ def test_lasso_gallery_enlarge_and_a_page_switch_keep_everything(server, cache_d
         page.get_by_role("link", name="Data explorer").click()
         page.get_by_text("Class balance").wait_for(timeout=60_000)
         page.get_by_role("link", name="Embeddings").click()
-        assert _selected(page) == n
-        _settle(page)
+        assert selected_count(page) == n
+        settle(page)
         assert page.get_by_text(enlarged, exact=True).count() == 1
         assert page.get_by_role("combobox", name="Show").input_value() == option  # kept
         assert parse_qs(urlparse(page.url).query)["sel"][0] == sel
@@ -132,7 +120,7 @@ def test_lasso_gallery_enlarge_and_a_page_switch_keep_everything(server, cache_d
         assert page.locator('[data-testid="stException"]').count() == 0
 
         page.set_viewport_size({"width": 1400, "height": 2600})
-        _settle(page)
+        settle(page)
         page.screenshot(path=str(ARTIFACTS / "embeddings-selection-1400.png"), full_page=True)
         labels = [t for t in page.evaluate(TEXTS_JS, gallery_index) if t["text"].strip()]
         assert min(t["size"] for t in labels) >= 11

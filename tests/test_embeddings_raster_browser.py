@@ -6,7 +6,6 @@ real point under the mouse and how many points are there. Screenshots in test-ar
 from __future__ import annotations
 
 import re
-import time
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
@@ -14,7 +13,7 @@ import pytest
 
 from mnist_core import embeddings, figures
 from mnist_core.data import load_dataset
-from tests.browser import ARTIFACTS, chromium, streamlit_server
+from tests.browser import ARTIFACTS, chromium, selected_count, settle, streamlit_server
 
 pytestmark = pytest.mark.browser
 
@@ -38,17 +37,6 @@ def server(cache_dir):
         yield url
 
 
-def _selected(page) -> int:
-    heading = page.get_by_role("heading", name=re.compile("selected points"))
-    heading.wait_for(timeout=60_000)
-    return int(heading.inner_text().split()[0].replace(",", ""))
-
-
-def _settle(page) -> None:
-    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
-    time.sleep(1.5)
-
-
 def test_a_box_on_the_picture_selects_every_point_inside_and_a_link_keeps_it(server, cache_dir):
     ARTIFACTS.mkdir(exist_ok=True)
     digits = load_dataset("digits")
@@ -59,7 +47,7 @@ def test_a_box_on_the_picture_selects_every_point_inside_and_a_link_keeps_it(ser
         page.get_by_text("Cluster quality", exact=True).wait_for(timeout=120_000)
         scatter = page.locator('[data-testid="stPlotlyChart"]').first
         scatter.locator(".nsewdrag").first.wait_for(timeout=30_000)
-        _settle(page)
+        settle(page)
         plot = page.evaluate(PLOT_JS)
         assert plot["gl"] == 0 and plot["images"] == 1, plot
         page.screenshot(path=str(ARTIFACTS / "embeddings-raster-1280.png"))
@@ -85,8 +73,8 @@ def test_a_box_on_the_picture_selects_every_point_inside_and_a_link_keeps_it(ser
         page.mouse.down()
         page.mouse.move(bx, by, steps=10)
         page.mouse.up()
-        n = _selected(page)
-        _settle(page)
+        n = selected_count(page)
+        settle(page)
         # The box as plotly reported it, drawn back as the selection's dashed outline.
         drawn = page.evaluate(
             """() => { const gd = document.querySelector('.js-plotly-plot');
@@ -104,9 +92,9 @@ def test_a_box_on_the_picture_selects_every_point_inside_and_a_link_keeps_it(ser
         again = browser.new_page(viewport={"width": 1280, "height": 2000})
         again.goto(server + f"/embeddings?dataset=digits&method=pca&split=train&sel={sel}")
         from_link = figures.embeddings.rows_in_shapes(x, y, figures.embeddings.shapes_from_text(sel))
-        assert _selected(again) == len(from_link)
+        assert selected_count(again) == len(from_link)
         assert abs(len(from_link) - n) <= 0.02 * n  # the link's box has 4 significant digits
-        _settle(again)
+        settle(again)
         again.screenshot(path=str(ARTIFACTS / "embeddings-raster-link-1280.png"), full_page=True)
         shapes = again.evaluate(
             """() => { const gd = document.querySelector('.js-plotly-plot');
