@@ -172,3 +172,13 @@ def browser():
 
     with chromium() as launched:
         yield launched
+
+
+@pytest.fixture
+def app_server(cache_dir):
+    """The app served by ``streamlit run`` on a free port over this test's cache folder; its URL."""
+    from tests.browser import streamlit_server
+
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with streamlit_server(cache_dir / "streamlit.log") as (url, _):
+        yield url

@@ -27,24 +27,17 @@ TEXTS_JS = """(n) => {
 }"""
 
 
-@pytest.fixture
-def server(cache_dir):
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with streamlit_server(cache_dir / "streamlit.log") as (url, _):
-        yield url
-
-
 def _overlap(a: dict, b: dict) -> bool:
     return a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["w"] \
         and a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["h"]  # fmt: skip
 
 
-def test_lasso_gallery_enlarge_and_a_page_switch_keep_everything(server, cache_dir):
+def test_lasso_gallery_enlarge_and_a_page_switch_keep_everything(app_server, cache_dir):
     ARTIFACTS.mkdir(exist_ok=True)
     digits = load_dataset("digits")
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 2600})
-        page.goto(server + "/embeddings?dataset=digits")
+        page.goto(app_server + "/embeddings?dataset=digits")
         page.get_by_text("Cluster quality", exact=True).wait_for(timeout=120_000)
         scatter = page.locator('[data-testid="stPlotlyChart"]').first
         scatter.locator(".nsewdrag").first.wait_for(timeout=30_000)

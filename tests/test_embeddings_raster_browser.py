@@ -13,7 +13,7 @@ import pytest
 
 from mnist_core import embeddings, figures
 from mnist_core.data import load_dataset
-from tests.browser import ARTIFACTS, chromium, selected_count, settle, streamlit_server
+from tests.browser import ARTIFACTS, chromium, selected_count, settle
 
 pytestmark = pytest.mark.browser
 
@@ -30,20 +30,13 @@ PLOT_JS = """() => {
 }"""
 
 
-@pytest.fixture
-def server(cache_dir):
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with streamlit_server(cache_dir / "streamlit.log") as (url, _):
-        yield url
-
-
-def test_a_box_on_the_picture_selects_every_point_inside_and_a_link_keeps_it(server, cache_dir):
+def test_a_box_on_the_picture_selects_every_point_inside_and_a_link_keeps_it(app_server, cache_dir):
     ARTIFACTS.mkdir(exist_ok=True)
     digits = load_dataset("digits")
     request = embeddings.EmbeddingRequest("digits", digits.fingerprint, "pca", "train", {})
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 2000})
-        page.goto(server + "/embeddings?dataset=digits")
+        page.goto(app_server + "/embeddings?dataset=digits")
         page.get_by_text("Cluster quality", exact=True).wait_for(timeout=120_000)
         scatter = page.locator('[data-testid="stPlotlyChart"]').first
         scatter.locator(".nsewdrag").first.wait_for(timeout=30_000)
@@ -90,7 +83,7 @@ def test_a_box_on_the_picture_selects_every_point_inside_and_a_link_keeps_it(ser
 
         # The link in a new tab: the same selection, its outline drawn, its digits shown.
         again = browser.new_page(viewport={"width": 1280, "height": 2000})
-        again.goto(server + f"/embeddings?dataset=digits&method=pca&split=train&sel={sel}")
+        again.goto(app_server + f"/embeddings?dataset=digits&method=pca&split=train&sel={sel}")
         from_link = figures.embeddings.rows_in_shapes(x, y, figures.embeddings.shapes_from_text(sel))
         assert selected_count(again) == len(from_link)
         assert abs(len(from_link) - n) <= 0.02 * n  # the link's box has 4 significant digits

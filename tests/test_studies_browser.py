@@ -23,13 +23,6 @@ PLAN_TEXT = ("Grid over batch_size, learning_rate: 4 trials × 1 seed = 4 runs o
              "scikit-learn 8x8 digits.")
 
 
-@pytest.fixture
-def server(cache_dir):
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    with streamlit_server(cache_dir / "streamlit.log") as (url, _):
-        yield url
-
-
 def _settle(page) -> None:
     """Wait until the app has finished the rerun the last action started."""
     time.sleep(0.6)
@@ -110,10 +103,10 @@ def _wait_for_figures(page) -> None:
     time.sleep(1.5)
 
 
-def test_define_launch_follow_export_and_open_the_best(server, browser, tmp_path):
+def test_define_launch_follow_export_and_open_the_best(app_server, browser, tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1100}, accept_downloads=True)
-    _define_study(page, server)
+    _define_study(page, app_server)
     _bad_value_is_one_sentence(page)
     page.screenshot(path=str(ARTIFACTS / "studies-form-1400.png"), full_page=True)
     began = time.monotonic()
@@ -169,7 +162,7 @@ def test_define_launch_follow_export_and_open_the_best(server, browser, tmp_path
 
     # Any tab follows the study from its link; the state comes from the study folder.
     other = browser.new_page(viewport={"width": 1280, "height": 1100})
-    other.goto(f"{server}/studies?study={study_id}")
+    other.goto(f"{app_server}/studies?study={study_id}")
     other.get_by_role("button", name="Resume").first.wait_for(timeout=90_000)
     other.get_by_text(study_id).first.wait_for(timeout=30_000)
     other.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=60_000)
@@ -178,10 +171,10 @@ def test_define_launch_follow_export_and_open_the_best(server, browser, tmp_path
     page.close()
 
 
-def test_study_this_spec_carries_the_builders_edits_and_stop_is_one_click(server, browser):
+def test_study_this_spec_carries_the_builders_edits_and_stop_is_one_click(app_server, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     page = browser.new_page(viewport={"width": 1280, "height": 1100})
-    page.goto(f"{server}/builder?dataset=digits")
+    page.goto(f"{app_server}/builder?dataset=digits")
     page.get_by_text("Total parameters").wait_for(timeout=90_000)
     _settle(page)
     _type(page, "batch size", "16")
