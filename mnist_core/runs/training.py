@@ -23,6 +23,7 @@ import numpy as np
 
 from mnist_core.diskcache import storage_error
 from mnist_core.runs.backend import backend_in_use, backend_label
+from mnist_core.runs.feed import fit_inputs
 from mnist_core.runs.store import RunError, RunRecord, RunSummary, test_results
 
 # On JAX the training loop may dispatch this many batches before the recorder has read the
@@ -71,12 +72,10 @@ def run_training(record: RunRecord, progress) -> str:
     progress.stage(f"Keras backend: {backend_label(used)} ({used['reason']})")
     progress.stage("training")
     start = time.perf_counter()
-    model.fit(
-        x_train, dataset.y_train,
-        batch_size=train.batch_size, epochs=train.epochs,
-        validation_split=train.validation_split or 0.0,
-        callbacks=callbacks, verbose=0, shuffle=True,
-    )  # fmt: skip
+    inputs = fit_inputs(x_train, dataset.y_train, batch_size=train.batch_size,
+                        validation_split=train.validation_split or 0.0, seed=train.seed,
+                        backend=used["backend"])  # fmt: skip
+    model.fit(**inputs, epochs=train.epochs, callbacks=callbacks, verbose=0)
     wall = time.perf_counter() - start
     early = next((c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)), None)
     restored_epoch = (
