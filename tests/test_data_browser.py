@@ -5,6 +5,7 @@ values large enough to read. Screenshots are kept in ``test-artifacts/``."""
 from __future__ import annotations
 
 import http.server
+import math
 import threading
 import time
 from urllib.parse import quote
@@ -134,29 +135,33 @@ def test_a_hostile_link_fetches_nothing_and_reads_as_typed(cache_dir, browser):
 
 @pytest.mark.parametrize("width", [1280, 1400])
 def test_pixel_values_are_readable_at_meeting_widths(mnist_cached, browser, width):
+    """The pixel values are written in one picture (figures.digits.pixels_figure): shown
+    large enough that its numbers are 11 CSS px or more, and hovering a
+    pixel names its row, column and value."""
+    from mnist_core.data import load_dataset
+    from mnist_core.figures.digits import PIXEL_CELL, SHOWN_CELL
+
+    image = load_dataset("mnist").x_train[0]
     ARTIFACTS.mkdir(exist_ok=True)
     with streamlit_server(mnist_cached / "streamlit.log") as (url, _):
         page = _page(browser, width, height=2600)  # the whole page in one screenshot
         page.goto(f"{url}/data?dataset=mnist")
         page.get_by_text("Pixel values of train #0 · label 5").wait_for(timeout=60_000)
         matrix = page.locator(".st-key-digit_pixels")
-        matrix.locator("svg text").first.wait_for(timeout=30_000)
+        matrix.locator("image").first.wait_for(timeout=30_000)
         time.sleep(1.5)
-        numbers = matrix.locator(".heatmaplayer text, .textpoint text, g.hm text")
-        if numbers.count() == 0:  # plotly's layer for heat-map text varies by version
-            numbers = matrix.locator("svg text")
-        sizes = numbers.evaluate_all(
-            """els => els.filter(e => /^\\d+$/.test(e.textContent))
-                        .map(e => [parseFloat(getComputedStyle(e).fontSize),
-                                   e.getBoundingClientRect().width,
-                                   e.getBoundingClientRect().height])"""
-        )
-        assert len(sizes) >= 28 * 28, len(sizes)  # every pixel's value is written
-        assert min(size for size, _, _ in sizes) >= 11, sorted({s for s, _, _ in sizes})
-        # A three-digit value fits its cell: no number runs into the next one.
-        area = matrix.locator(".nsewdrag").first.bounding_box()
-        cell = area["width"] / 28
-        assert max(w for _, w, _ in sizes) < cell, (cell, max(w for _, w, _ in sizes))
+        assert matrix.locator("svg text").evaluate_all(
+            "els => els.filter(e => /^\\d+$/.test(e.textContent) && e.closest('.heatmaplayer')).length") == 0
+        shown = matrix.locator("image").first.bounding_box()
+        cell = shown["width"] / 28
+        font = math.ceil(11 * PIXEL_CELL / SHOWN_CELL)  # the numbers' size in the picture
+        assert cell * font / PIXEL_CELL >= 11, cell  # and on screen, in CSS px
+        assert abs(shown["height"] - shown["width"]) < 1  # square pixels
+        row, col = 7, 10
+        page.mouse.move(shown["x"] + (col + 0.5) * cell, shown["y"] + (row + 0.5) * cell)
+        hover = matrix.locator(".hoverlayer .hovertext").first
+        hover.wait_for(timeout=10_000)
+        assert f"row {row}, column {col}: {image[row, col]}" in hover.evaluate("e => e.textContent")
         _no_error(page)
         page.screenshot(path=str(ARTIFACTS / f"data-pixel-values-{width}.png"))
         matrix.screenshot(path=str(ARTIFACTS / f"data-pixel-matrix-{width}.png"))

@@ -94,11 +94,15 @@ def test_pixel_stats_figure_tells_apart_classes_named_alike():
     assert len(set(fig.data[0].x)) == len(fig.data[0].x) == 3 * 2 + 2
 
 
-def test_digit_pixels_figure_writes_the_values():
-    image = np.arange(64, dtype=np.uint8).reshape(8, 8)
+def test_digit_pixels_figure_is_a_picture_with_the_values_under_the_mouse():
+    image = np.arange(64, dtype=np.uint8).reshape(8, 8) * 4
     fig = figures.digits.pixels_figure(image, title="#0")
-    np.testing.assert_array_equal(fig.data[0].text, image)
-    assert fig.data[0].texttemplate == "%{text}"
+    picture, hover = fig.data  # the picture (numbers written in it), the hover layer on top
+    assert picture.type == "image" and picture.hoverinfo == "skip"
+    cell = figures.digits.PIXEL_CELL
+    assert figures.raster.png_pixels(picture.source).shape == (8 * cell, 8 * cell, 4)
+    np.testing.assert_array_equal(hover.z, image)
+    assert hover.opacity == 0 and hover.hovertemplate.startswith("row %{y}, column %{x}: %{z}")
 
 
 def _click(fig, trace: int, index: int) -> dict:

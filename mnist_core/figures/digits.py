@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
-from mnist_core.figures.raster import png_pixels, png_uri
+from mnist_core.figures.raster import cell_picture, colorscale_rgb, compact_png_uri, png_pixels, png_uri
 from mnist_core.figures.selection import selected_points
 from mnist_core.figures.style import INK, MIN_FONT
 
@@ -151,20 +151,32 @@ def clicked_digit(selection_state: Any, *, n: int | None = None) -> int | None:
     return None
 
 
+# The pixel-values picture's cells, in image pixels: twice the ~21.4 screen pixels a cell is
+# shown at (600 px for 28), so its numbers stay sharp on a screen of double density.
+PIXEL_CELL = 44
+SHOWN_CELL = 21.4
+
+
 def pixels_figure(image: np.ndarray, *, title: str = "") -> go.Figure:
-    """One digit enlarged as a heat map with each pixel's value written in it."""
+    """One digit enlarged, each pixel's value written in it: one picture (PNG) of the
+    coloured cells and their numbers, under an invisible heat map of the values that names
+    the pixel under the mouse. (784 numbers as plotly heat-map text cost Chromium ~0.4 CPU-s
+    a visit; the picture about nothing.)"""
     h, w = image.shape
-    fig = go.Figure(
-        go.Heatmap(
-            z=image, text=image, texttemplate="%{text}", colorscale=INK, zmin=0, zmax=255,
-            # 11 px numbers need about 22 px per pixel: 28 × 22 fits the 640 px width.
-            textfont=dict(size=MIN_FONT - 1 if w > 16 else 14),
-            hovertemplate="row %{y}, column %{x}: %{z}<extra></extra>",
-            showscale=False,
-        )  # fmt: skip
-    )
-    fig.update_xaxes(side="top", dtick=max(1, w // 7), constrain="domain")
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", dtick=max(1, h // 7), constrain="domain")
+    font = MIN_FONT - 1 if w > 16 else 14  # 11 px numbers need about 22 px per pixel
+    colors = colorscale_rgb(image, INK, zmin=0, zmax=255)
+    picture = cell_picture(colors, cell=PIXEL_CELL, text=np.asarray(image).astype(int).astype(str),
+                           font_size=int(np.ceil(font * PIXEL_CELL / SHOWN_CELL)))  # fmt: skip
+    fig = go.Figure(go.Image(source=compact_png_uri(picture), x0=-0.5 + 0.5 / PIXEL_CELL, dx=1 / PIXEL_CELL,
+                             y0=-0.5 + 0.5 / PIXEL_CELL, dy=1 / PIXEL_CELL, hoverinfo="skip"))  # fmt: skip
+    fig.add_heatmap(
+        z=image, colorscale=INK, zmin=0, zmax=255, opacity=0, showscale=False,
+        hovertemplate="row %{y}, column %{x}: %{z}<extra></extra>",
+    )  # fmt: skip
+    fig.update_xaxes(side="top", dtick=max(1, w // 7), range=[-0.5, w - 0.5], constrain="domain",
+                     showgrid=False, zeroline=False)  # fmt: skip
+    fig.update_yaxes(range=[h - 0.5, -0.5], autorange=False, scaleanchor="x",
+                     dtick=max(1, h // 7), constrain="domain", showgrid=False, zeroline=False)  # fmt: skip
     fig.update_layout(
         title=dict(text=title, x=0.01, y=0.99, font=dict(size=15)),
         width=640, height=680, margin=dict(t=64, b=6, l=30, r=6),

@@ -231,3 +231,61 @@ def raster_scatter_figure(
     fig.update_xaxes(range=list(x_range), showgrid=False, zeroline=False)
     fig.update_yaxes(range=list(y_range), showgrid=False, zeroline=False)
     return fig
+
+
+def colorscale_rgb(values: np.ndarray, colorscale, *, zmin: float, zmax: float) -> np.ndarray:
+    """``values`` (any shape) coloured as a plotly heat map colours them: mapped linearly
+    from [zmin, zmax] onto ``colorscale`` (a name plotly knows, e.g. ``"Viridis"``, or its
+    ``((stop, "rgb(...)"), ...)`` list), clipped at both ends, each colour interpolated in
+    RGB between its two stops. RGBA uint8 of shape ``values.shape + (4,)``, transparent
+    where a value is NaN."""
+    import plotly.graph_objects as go
+    from plotly.colors import unlabel_rgb
+
+    stops = go.Heatmap(colorscale=colorscale).colorscale  # a name resolved as plotly does
+    positions = np.array([float(s) for s, _ in stops])
+    colors = np.array([unlabel_rgb(c) if c.startswith("rgb") else tuple(int(c.lstrip("#")[i:i + 2], 16)
+                       for i in (0, 2, 4)) for _, c in stops], float)  # fmt: skip
+    values = np.asarray(values, float)
+    share = np.clip((values - zmin) / ((zmax - zmin) or 1.0), 0.0, 1.0)
+    share = np.nan_to_num(share, nan=0.0)
+    rgb = np.stack([np.interp(share, positions, colors[:, k]) for k in range(3)], axis=-1)
+    alpha = np.where(np.isnan(values), 0, 255)[..., None]
+    return np.concatenate([np.clip(np.rint(rgb), 0, 255), alpha], axis=-1).astype(np.uint8)
+
+
+def cell_picture(colors: np.ndarray, *, cell: int, text: np.ndarray | None = None,
+                 font_size: int = 22) -> np.ndarray:
+    """A picture of a grid of cells: each of ``colors`` (h, w, 4) RGBA uint8 a square of
+    ``cell`` x ``cell`` image pixels, with ``text`` (h, w) strings, if given, written in
+    the middle of each cell at ``font_size`` image pixels, black on light cells and white on
+    dark ones (as plotly writes a heat map's text). RGBA uint8 (h * cell, w * cell, 4)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    picture = np.repeat(np.repeat(np.asarray(colors, np.uint8), cell, axis=0), cell, axis=1)
+    if text is None:
+        return picture
+    image = Image.fromarray(np.ascontiguousarray(picture), mode="RGBA")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=font_size)
+    h, w = colors.shape[:2]
+    for r in range(h):
+        for c in range(w):
+            if not str(text[r][c]):
+                continue
+            red, green, blue = (int(v) for v in colors[r, c, :3])
+            light = 0.299 * red + 0.587 * green + 0.114 * blue >= 128
+            draw.text(((c + 0.5) * cell, (r + 0.5) * cell), str(text[r][c]), font=font,
+                      anchor="mm", fill=(0, 0, 0, 255) if light else (255, 255, 255, 255))  # fmt: skip
+    return np.asarray(image)
+
+
+def compact_png_uri(pixels: np.ndarray) -> str:
+    """An RGBA uint8 picture as a PNG data URI in the smallest exact mode: grey (a third
+    of RGB's size) when every pixel is grey and opaque, RGB when opaque, else RGBA."""
+    pixels = np.asarray(pixels, np.uint8)
+    if (pixels[..., 3] == 255).all():
+        rgb = pixels[..., :3]
+        grey = (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all()
+        return png_uri(rgb[..., 0] if grey else rgb)
+    return png_uri(pixels)
