@@ -84,3 +84,34 @@ def test_compact_png_uri_keeps_every_pixel():
     for pixels in (np.concatenate([grey, np.full((5, 6, 1), 255, np.uint8)], axis=2),
                    rng.integers(0, 256, (5, 6, 4), dtype=np.uint8)):
         np.testing.assert_array_equal(raster.png_pixels(raster.compact_png_uri(pixels)), pixels)
+
+
+def test_pixel_stats_pictures_are_each_statistic_through_its_colour_scale():
+    from mnist_core.data import stats
+
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (40, 6, 5), dtype=np.uint8)
+    labels = np.arange(40) % 3
+    images[labels == 0, 0, 0] = 0  # class a's top-left pixel: mean 0
+    result = stats.pixel_stats(images, labels, n_classes=3)
+    fig = figures.data.pixel_stats_figure(result, class_names=("a", "b", "c"))
+    cell = figures.data.STAT_CELL
+    assert len(fig.layout.images) == 3 and all(t.opacity == 0 for t in fig.data)  # hover only
+    std_max = float(result.std.max())
+    for r, (image, trace, statistic, scale, top) in enumerate(zip(
+            fig.layout.images, fig.data, ("mean", "median", "std"),
+            ("Viridis", "Viridis", "Plasma"), (255, 255, std_max))):  # fmt: skip
+        axis = "" if r == 0 else str(r + 1)
+        assert (image.xref, image.yref) == (f"x{axis} domain", f"y{axis} domain")  # its own row
+        assert (image.x, image.y, image.sizex, image.sizey, image.sizing) == (0, 1, 1, 1, "stretch")
+        picture = raster.png_pixels(image.source)
+        assert picture.shape == (6 * cell, (4 * 5 + 3) * cell, 4)
+        values = getattr(result, statistic)
+        for c in range(4):  # classes a, b, c, then all: tile c starts after c gap columns
+            tile = picture[cell // 2::cell, cell // 2::cell][:, c * 6:c * 6 + 5]
+            expected = raster.colorscale_rgb(values[c], scale, zmin=0, zmax=top)
+            np.testing.assert_array_equal(tile, expected)
+            np.testing.assert_allclose(np.asarray(trace.z, float)[:, c * 6:c * 6 + 5], values[c])
+        assert (picture[:, 5 * cell:6 * cell, 3] == 0).all()  # the gap: transparent
+    # Against the colour scale's own end: a mean of 0 is Viridis' first colour, #440154.
+    assert tuple(raster.png_pixels(fig.layout.images[0].source)[0, 0, :3]) == (0x44, 0x01, 0x54)
