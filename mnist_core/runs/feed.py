@@ -16,9 +16,9 @@ faults for us (Keras 3.15, TensorFlow 2.20; measured, issue 13):
 :func:`fit_inputs` builds the same pipeline as Keras (batches of shuffled indices, each batch
 gathered from the arrays held once as tensors) with ``Dataset.shuffle(seed=..,
 reshuffle_each_iteration=True)`` on the indices, which is reproducible for a seed and new
-each epoch, and with autotuning off: :data:`PREFETCH_BATCHES` are gathered ahead (a gather
-is 0.6 CPU-ms of a 40-60 ms training step here, 0.3 CPU-s an epoch, so there is nothing to tune). JAX (Keras's NumPy iterator, reshuffled by NumPy each
-epoch) takes the arrays as they are.
+each epoch, and with autotuning off: :data:`PREFETCH_BATCHES` are gathered ahead (0.6 CPU-ms
+a batch of a 40-60 ms training step here, 0.3 CPU-s an epoch: nothing to tune). JAX (Keras's
+NumPy iterator, reshuffled by NumPy each epoch) takes the arrays as they are.
 """
 
 from __future__ import annotations
