@@ -49,7 +49,7 @@ def test_pixels_figure_cells_are_the_values_through_the_ink_scale_with_the_value
     image = rng.integers(0, 256, (28, 28), dtype=np.uint8)
     image[0, 0], image[0, 1], image[1, 0] = 0, 255, 7
     fig = figures.digits.pixels_figure(image, title="train #0")
-    picture = raster.png_pixels(fig.data[0].source)
+    picture = raster.png_pixels(fig.layout.images[0].source)
     cell = figures.digits.PIXEL_CELL
     expected = raster.colorscale_rgb(image, "Greys", zmin=0, zmax=255)
     np.testing.assert_array_equal(picture[1::cell, 1::cell], expected)  # each cell's corner
@@ -64,10 +64,12 @@ def test_pixels_figure_cells_are_the_values_through_the_ink_scale_with_the_value
     font = ImageFont.load_default(size=size)
     assert max(font.getlength(str(v)) for v in range(256)) < 0.95 * cell  # no number runs over
     # The picture covers the axes' 28 x 28 pixels exactly; hover gives the value there.
-    trace, hover = fig.data
-    assert trace.x0 - trace.dx / 2 == pytest.approx(-0.5) and trace.dx * picture.shape[1] == pytest.approx(28)
-    np.testing.assert_array_equal(hover.z, image)
+    (hover,), (shown,) = fig.data, fig.layout.images
+    assert (shown.x, shown.y, shown.sizex, shown.sizey, shown.sizing) == (0, 1, 1, 1, "stretch")
+    assert (shown.xref, shown.yref) == ("x domain", "y domain")  # the plot area, which is:
+    assert tuple(fig.layout.xaxis.range) == (-0.5, 27.5)
     assert tuple(fig.layout.yaxis.range) == (27.5, -0.5)  # row 0 at the top, as before
+    np.testing.assert_array_equal(hover.z, image)
 
 
 def test_cell_picture_without_text_is_the_colours_enlarged():

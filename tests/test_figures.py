@@ -97,8 +97,8 @@ def test_pixel_stats_figure_tells_apart_classes_named_alike():
 def test_digit_pixels_figure_is_a_picture_with_the_values_under_the_mouse():
     image = np.arange(64, dtype=np.uint8).reshape(8, 8) * 4
     fig = figures.digits.pixels_figure(image, title="#0")
-    picture, hover = fig.data  # the picture (numbers written in it), the hover layer on top
-    assert picture.type == "image" and picture.hoverinfo == "skip"
+    (hover,), (picture,) = fig.data, fig.layout.images  # the hover layer over the picture
+    assert (picture.xref, picture.yref, picture.sizex, picture.sizey) == ("x domain", "y domain", 1, 1)
     cell = figures.digits.PIXEL_CELL
     assert figures.raster.png_pixels(picture.source).shape == (8 * cell, 8 * cell, 4)
     np.testing.assert_array_equal(hover.z, image)

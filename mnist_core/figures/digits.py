@@ -167,11 +167,16 @@ def pixels_figure(image: np.ndarray, *, title: str = "") -> go.Figure:
     colors = colorscale_rgb(image, INK, zmin=0, zmax=255)
     picture = cell_picture(colors, cell=PIXEL_CELL, text=np.asarray(image).astype(int).astype(str),
                            font_size=int(np.ceil(font * PIXEL_CELL / SHOWN_CELL)))  # fmt: skip
-    fig = go.Figure(go.Image(source=compact_png_uri(picture), x0=-0.5 + 0.5 / PIXEL_CELL, dx=1 / PIXEL_CELL,
-                             y0=-0.5 + 0.5 / PIXEL_CELL, dy=1 / PIXEL_CELL, hoverinfo="skip"))  # fmt: skip
-    fig.add_heatmap(
+    fig = go.Figure(go.Heatmap(
         z=image, colorscale=INK, zmin=0, zmax=255, opacity=0, showscale=False,
         hovertemplate="row %{y}, column %{x}: %{z}<extra></extra>",
+    ))  # fmt: skip
+    # A layout image, not an image trace: plotly copies an image trace's picture into a
+    # canvas of its own to read its pixels for hover; a layout image is only drawn. It fills
+    # the plot area, which the axes' ranges make exactly the 28 x 28 pixels.
+    fig.add_layout_image(
+        source=compact_png_uri(picture), xref="x domain", yref="y domain", x=0, y=1, sizex=1,
+        sizey=1, xanchor="left", yanchor="top", sizing="stretch", layer="below",
     )  # fmt: skip
     fig.update_xaxes(side="top", dtick=max(1, w // 7), range=[-0.5, w - 0.5], constrain="domain",
                      showgrid=False, zeroline=False)  # fmt: skip
