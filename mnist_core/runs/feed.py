@@ -9,8 +9,8 @@ faults for us (Keras 3.15, TensorFlow 2.20; measured, issue 13):
   behaviour).
 - **No stall between epochs.** Its ``map`` and ``prefetch`` are ``AUTOTUNE``d. Each epoch's
   iterator is destroyed at the next epoch's start, and that waits for tf.data's autotuning
-  thread, whose sleep grows with the run: 17-20 s with no CPU in use at 6 of the best CNN's
-  first 10 epochs (~21 s of training each), caught with ``py-spy dump --native`` in
+  thread, whose sleep grows with the run: 16-21 s with no CPU in use at 7 of the best CNN's
+  18 epochs (~21 s of training each), caught with ``py-spy dump --native`` in
   ``RootDataset::Iterator::~Iterator``.
 
 :func:`fit_inputs` builds the same pipeline as Keras (batches of shuffled indices, each batch
