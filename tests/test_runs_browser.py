@@ -24,7 +24,9 @@ def test_runs_table_fits_labels_runs_and_cancels_a_queued_run(finished_run, cach
     ARTIFACTS.mkdir(exist_ok=True)
     digits = load_dataset("digits")
     # A run that never trained (cancelled while queued): its blank cells must stay blank.
-    spec = with_train(PRESETS["ff64"].spec, learning_rate=0.01, batch_size=64, epochs=400)
+    # The blocker must still train when it is stopped at the end: 400 epochs of batch 64 on
+    # JAX took 15 s (CI, 2026-11-22), less than the pages before; of batch 1, ~80x that.
+    spec = with_train(PRESETS["ff64"].spec, learning_rate=0.01, batch_size=1, epochs=400)
     blocker = runs.create_run(spec, dataset="digits", fingerprint=digits.fingerprint,
                               input_shape=(8, 8), n_classes=10)  # fmt: skip
     queued = runs.create_run(with_train(spec, batch_size=16), dataset="digits",
@@ -41,7 +43,7 @@ def test_runs_table_fits_labels_runs_and_cancels_a_queued_run(finished_run, cach
             cells = _cells(page)
             assert "None" not in cells and "nan" not in cells
             # Labels tell the three ff64 runs apart by what differs.
-            assert {"ff64 · lr 0.01 · batch 64 · 400 epochs", "ff64 · lr 0.01 · batch 16 · 400 epochs",
+            assert {"ff64 · lr 0.01 · batch 1 · 400 epochs", "ff64 · lr 0.01 · batch 16 · 400 epochs",
                     "ff64 · lr 0.001 · batch 32 · 3 epochs"} <= set(cells)
             grid = page.locator('[data-testid="stDataFrame"]').first.bounding_box()
             assert grid["x"] + grid["width"] <= width  # within the page
