@@ -2,7 +2,7 @@
 (read-only: Streamlit copies a figure to send it). A warm page then only serialises them
 (building the pixel statistics, then 33 heat maps, cost ~0.25 s of server CPU a rerun).
 What the browser draws is mostly pictures (PNG) under invisible plotly layers for hover and
-clicks: the digit grid, the pixel values (built in ~0.07 s), the three statistics rows
+clicks: the digit grid, the pixel values (built in 0.05-0.07 s, once per digit), the three statistics rows
 (~0.14 s, once per dataset and split); pictures cost Chromium far less than plotly's heat-map
 cells and text.
 
