@@ -76,7 +76,7 @@ READY = """(marker) => {
   return false;
 }"""
 POLL_MS = 100
-SETTLE_MS = 2_000  # after the page is ready: plotly draws its charts after Streamlit's last message
+SETTLE_MS = 2_000  # after the page is ready: what the browser still does (each chart drawn again)
 
 
 def _children() -> dict[int, list[int]]:
