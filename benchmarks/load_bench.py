@@ -264,7 +264,7 @@ async def _measure(url: str, pid: int, *, sessions: int, rounds: int, browser_on
         first: dict[str, list[float]] = {name: [] for name in LOAD_PAGES}
         errors: list[str] = []
         pages = [await browser.new_page(viewport=viewport) for _ in range(sessions)]
-        warm_sessions, all_warm = [0], asyncio.Event()
+        all_warm = asyncio.Barrier(sessions)  # every visit's error is caught: all arrive
 
         async def visit(number: int, page, name: str, opened: bool, into: dict) -> None:
             path, marker, link = PAGES[name]
@@ -283,9 +283,6 @@ async def _measure(url: str, pid: int, *, sessions: int, rounds: int, browser_on
             await visit(number, page, LOAD_PAGES[1], True, first)
             for name in LOAD_PAGES:
                 await visit(number, page, name, reload, warmup)
-            warm_sessions[0] += 1
-            if warm_sessions[0] == sessions:
-                all_warm.set()
             await all_warm.wait()
             for _ in range(rounds):
                 for name in LOAD_PAGES:

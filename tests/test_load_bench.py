@@ -16,22 +16,22 @@ MARKER = "Pixel-wise statistics per class"
 RUNNING = '<div data-testid="stStatusWidget"><button>Stop</button></div>'
 
 
-def _drawn(browser, html: str) -> bool:
+def _check(browser, html: str, script: str, *arg) -> bool:
+    """``script`` (DRAWN or READY) evaluated on a page holding ``html``."""
     page = browser.new_page()
     try:
         page.set_content(html, wait_until="commit")
-        return page.evaluate(DRAWN)
+        return page.evaluate(script, *arg)
     finally:
         page.close()
+
+
+def _drawn(browser, html: str) -> bool:
+    return _check(browser, html, DRAWN)
 
 
 def _ready(browser, html: str, marker: str = MARKER) -> bool:
-    page = browser.new_page()
-    try:
-        page.set_content(html, wait_until="commit")
-        return page.evaluate(READY, marker)
-    finally:
-        page.close()
+    return _check(browser, html, READY, marker)
 
 
 def test_a_page_whose_charts_are_all_drawn_is_ready(browser):
