@@ -84,19 +84,7 @@ def test_progress_reports_every_stage_in_order_with_the_layout_epochs():
     stages = len(embeddings.UMAP_STAGES)
     assert fractions == sorted(fractions) and fractions[-1] == round((stages - 1) / stages, 4)
     epochs = [r for r in reports if r["name"] == "layout epochs" and r["total"] > 1]
-    assert epochs and epochs[-1]["done"] == epochs[-1]["total"] >= 200  # umap-learn's epochs
-
-
-def test_the_epoch_hook_parses_tqdm_refreshes():
-    from tqdm import tqdm
-
-    reports = []
-    progress = fast.StagedProgress(["layout epochs"], reports.append)
-    progress.start("layout epochs")
-    for _ in tqdm(range(7), **fast.epoch_tqdm_kwds(progress)):
-        pass
-    assert reports[-1]["done"] == reports[-1]["total"] == 7
-    assert reports[-1]["fraction"] == 1.0
+    assert epochs and epochs[-1]["done"] == epochs[-1]["total"] >= 200  # every epoch
 
 
 @pytest.mark.parametrize("value", ["yes", 1, None])

@@ -136,11 +136,8 @@ def umap_embedding(
         on_stage("spectral initialisation reused from an earlier UMAP of the same data")
     progress.start("layout epochs", n_epochs)
     on_stage(f"UMAP layout of {len(data):,} points" + (" (parallel)" if parallel else ""))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        coords = layout.layout(data, graph, init, min_dist=min_dist, seed=seed, metric=metric,
-                               parallel=parallel, n_epochs=n_epochs,
-                               tqdm_kwds=fast.epoch_tqdm_kwds(progress))  # fmt: skip
+    coords = layout.layout(graph, init, min_dist=min_dist, seed=seed, parallel=parallel,
+                           n_epochs=n_epochs, on_epoch=progress.update)  # fmt: skip
     progress.start("cluster quality")
     return coords
 
@@ -196,11 +193,8 @@ def warm_up_steps() -> list[Callable[[], None]]:
                                                n_epochs=200)  # fmt: skip
 
     def epochs(parallel: bool):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            layout.layout(data, kept["graph"], kept["init"], min_dist=0.1, seed=0,
-                          metric="euclidean", parallel=parallel, n_epochs=3,
-                          tqdm_kwds={"disable": True})  # fmt: skip
+        layout.layout(kept["graph"], kept["init"], min_dist=0.1, seed=0, parallel=parallel,
+                      n_epochs=3)
 
     return [imports, lambda: neighbours(False), lambda: neighbours(True), graph,
             lambda: epochs(False), lambda: epochs(True)]

@@ -12,9 +12,8 @@ neighbour graph kept per data and neighbourhood, and live progress of every stag
   fingerprint, split, ``n_neighbors``, metric, PCA pre-reduction and parallelism, and
   handed to ``umap.UMAP(precomputed_knn=...)``: changing only ``min_dist`` or the seed
   reuses it.
-- :class:`StagedProgress`: stage k of n with its own fraction; the layout's epochs come from
-  umap-learn's tqdm bar (``tqdm_kwds``), NN-descent's iterations from pynndescent's
-  verbose lines.
+- :class:`StagedProgress`: stage k of n with its own fraction; the layout reports its epochs
+  (:mod:`.sgd`), NN-descent its iterations through pynndescent's verbose lines.
 """
 
 from __future__ import annotations
@@ -47,8 +46,9 @@ def numba_cache_dir() -> Path:
 
 def enable_numba_cache() -> int:
     """Point numba's cache at ``<cache>/numba-2`` (unless ``NUMBA_CACHE_DIR`` is set) and
-    turn caching on for the numba functions of umap and pynndescent; returns how many were
-    switched on. Call before ``import umap``'s functions compile (import is fine).
+    turn caching on for the numba functions of umap, pynndescent and our layout (:mod:`.sgd`);
+    returns how many were switched on. Call before ``import umap``'s functions compile
+    (import is fine).
 
     numba names a cache entry after the Python function and its signature, not after the
     options it was compiled with. umap-learn compiles one function twice, serial and
@@ -68,9 +68,12 @@ def enable_numba_cache() -> int:
     from numba.core.registry import CPUDispatcher
 
     config.CACHE_DIR = os.environ["NUMBA_CACHE_DIR"]  # numba reads it once, at import
+    import mnist_core.embeddings.sgd  # noqa: F401 (its functions are cached too)
+
     dispatchers: dict[int, list] = {}
     for name, module in list(sys.modules.items()):
-        if module is None or name.split(".")[0] not in ("umap", "pynndescent"):
+        if module is None or not (name.split(".")[0] in ("umap", "pynndescent")
+                                  or name == "mnist_core.embeddings.sgd"):  # fmt: skip
             continue
         for obj in list(vars(module).values()):
             if isinstance(obj, CPUDispatcher):
@@ -124,7 +127,7 @@ def overall(index: int, stages: int, done: int, total: int) -> float:
 
 
 class _Lines(io.TextIOBase):
-    """A text stream calling ``on_line`` with each line (or tqdm's ``\\r`` refresh)."""
+    """A text stream calling ``on_line`` with each line (or a ``\\r`` refresh)."""
 
     def __init__(self, on_line: Callable[[str], None]):
         self.on_line, self.buffer_ = on_line, ""
@@ -144,19 +147,6 @@ class _Lines(io.TextIOBase):
 
 
 _COUNT = re.compile(r"^(\d+)\s*/\s*(\d+)$")
-
-
-def epoch_tqdm_kwds(progress: StagedProgress) -> dict:
-    """umap-learn's ``tqdm_kwds``: its epoch bar drawn as ``n/total`` into a stream that
-    reports each refresh as the layout stage's progress."""
-
-    def on_line(line: str) -> None:
-        match = _COUNT.match(line)
-        if match:
-            progress.update(int(match[1]), int(match[2]))
-
-    return {"disable": False, "file": _Lines(on_line), "bar_format": "{n}/{total}",
-            "mininterval": 0.5, "ascii": True}  # fmt: skip
 
 
 @contextlib.contextmanager

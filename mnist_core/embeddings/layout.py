@@ -6,14 +6,18 @@ one kept on disk when it does not depend on ``min_dist`` or the seed.
 - :func:`spectral_init`: umap-learn's spectral initialisation (``spectral_layout`` of the
   fuzzy graph as ``simplicial_set_embedding`` prunes it; eigsh with ``v0`` of ones, so it
   depends on the graph only), kept as ``<key>-spectral-<epochs>.npz``.
-- :func:`layout`: umap-learn's ``simplicial_set_embedding`` from that initialisation, with
-  the seed's small noise added exactly as umap-learn adds it (``noisy_scale_coords``).
+- :func:`layout`: the layout from that initialisation, with the seed's small noise added
+  exactly as umap-learn adds it (``noisy_scale_coords``), prepared as umap-learn's
+  ``simplicial_set_embedding`` prepares it and optimised by :mod:`.sgd` (umap-learn's
+  objective and schedule, 2.5x quicker).
 
 Every path (nothing kept, graph kept, everything kept) goes through the same steps with the
 same random states, so the same parameters give the same embedding whichever path ran.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
@@ -107,20 +111,30 @@ def spectral_init(data: np.ndarray, graph, *, key: str | None, metric: str, n_ep
     return coords, False
 
 
-def layout(data: np.ndarray, graph, init: np.ndarray, *, min_dist: float, seed: int | None,
-           metric: str, parallel: bool, n_epochs: int, tqdm_kwds: dict) -> np.ndarray:  # fmt: skip
-    """umap-learn's layout of ``graph`` from ``init`` (its spectral coordinates), float32
-    (n, 2). The seed (None with ``parallel``) adds umap-learn's small noise to ``init`` and
-    drives the epochs; ``parallel`` uses all cores (not reproducible)."""
+def layout(graph, init: np.ndarray, *, min_dist: float, seed: int | None, parallel: bool,
+           n_epochs: int, on_epoch: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """The layout of ``graph`` from ``init`` (its spectral coordinates), float32 (n, 2),
+    prepared as umap-learn's ``simplicial_set_embedding`` prepares it (weak edges pruned,
+    coordinates scaled to [0, 10]) and optimised by :func:`.sgd.optimize`. The seed (None
+    with ``parallel``) adds umap-learn's small noise to ``init`` and drives the epochs;
+    ``parallel`` uses all cores (not reproducible). ``on_epoch(done, n_epochs)`` after each
+    epoch."""
     from sklearn.utils import check_random_state
-    from umap.umap_ import find_ab_params, noisy_scale_coords, simplicial_set_embedding
+    from umap.umap_ import find_ab_params, make_epochs_per_sample, noisy_scale_coords
+
+    from mnist_core.embeddings import sgd
 
     random_state = check_random_state(None if parallel else seed)
     start = noisy_scale_coords(np.array(init, dtype=np.float64), random_state, max_coord=10,
-                               noise=0.0001).astype(np.float32)  # fmt: skip
+                               noise=0.0001)  # fmt: skip
+    edges = graph.tocoo(copy=True)
+    edges.sum_duplicates()
+    pruned = n_epochs if n_epochs > 10 else epochs_for(graph.shape[0])  # as umap-learn
+    edges.data[edges.data < edges.data.max() / float(pruned)] = 0.0
+    edges.eliminate_zeros()
+    low, high = start.min(axis=0), start.max(axis=0)
+    coords = (10.0 * (start - low) / (high - low)).astype(np.float32, order="C")
     a, b = find_ab_params(1.0, min_dist)
-    coords, _ = simplicial_set_embedding(
-        data, graph.copy(), 2, 1.0, a, b, 1.0, 5, n_epochs, start, random_state, metric, {},
-        False, {}, False, parallel=parallel, tqdm_kwds=tqdm_kwds,
-    )  # fmt: skip
-    return np.asarray(coords, dtype=np.float32)
+    return sgd.optimize(coords, edges.row, edges.col, make_epochs_per_sample(edges.data, n_epochs),
+                        a=a, b=b, n_epochs=n_epochs, seed=int(random_state.randint(2**31 - 1)),
+                        parallel=parallel, on_epoch=on_epoch)  # fmt: skip
