@@ -107,8 +107,8 @@ def umap_form(state: dict) -> dict:
         seed = c5.number_input("seed", 0, 2**31 - 1, int(applied["seed"]), step=1)
         parallel = c6.checkbox(
             "parallel (not reproducible)", value=bool(applied.get("parallel")),
-            help="umap-learn's parallel layout on all cores: quicker where there is more "
-            "than one core, but the seed is not used and each run differs.",
+            help="The layout on all cores at once: quicker where there is more than one "
+            "core, but the seed is not used and each run differs.",
         )  # fmt: skip
         st.caption("Changing only min_dist or the seed reuses the neighbour graph: seconds, "
                    "not a minute.")

@@ -1,7 +1,9 @@
 """2-D (and PCA) embeddings of a dataset, their cluster quality, and their on-disk cache.
 
-- :mod:`.compute`: :func:`pca` (randomized SVD, up to 50 components), :func:`umap_embedding`
-  (umap-learn, optionally after a PCA pre-reduction), the rows of a split.
+- :mod:`.compute`: :func:`pca` (exact, up to 50 components), :func:`umap_embedding`
+  (umap-learn's graph and our layout, optionally after a PCA pre-reduction), the rows of a
+  split; :mod:`.fast` and :mod:`.layout` keep UMAP's stages per neighbour graph, :mod:`.sgd`
+  is the layout itself.
 - :mod:`.quality`: :func:`cluster_quality` (k-NN accuracy in the embedding and in pixel
   space, silhouette, per-class neighbourhood purity).
 - :mod:`.store`: :class:`EmbeddingRequest` names one embedding; :func:`compute_cached`
