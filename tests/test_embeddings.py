@@ -90,6 +90,19 @@ def test_umap_parameters_are_checked_when_requested(params, message):
     assert str(info.value) == message
 
 
+@pytest.mark.parametrize("n", [0, 1, 3])
+def test_a_umap_of_fewer_than_four_images_is_refused_in_one_sentence(n):
+    with pytest.raises(ValueError) as info:
+        embeddings.umap_embedding(np.zeros((n, 8, 8), np.uint8), pca_dims=None)
+    assert str(info.value) == f"A UMAP needs at least 4 images; this split has {n}."
+
+
+def test_a_umap_of_four_images_is_drawn():
+    x = np.random.default_rng(0).integers(0, 256, (4, 8, 8)).astype(np.uint8)
+    coords = embeddings.umap_embedding(x, pca_dims=None, seed=0)
+    assert coords.shape == (4, 2) and np.isfinite(coords).all()
+
+
 # --------------------------------------------------------------------------- quality
 
 

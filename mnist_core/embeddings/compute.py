@@ -17,6 +17,7 @@ METHODS = ("pca", "umap")
 EMBED_SPLITS = ("train", "test", "all")
 UMAP_METRICS = ("euclidean", "cosine", "manhattan", "correlation")
 MAX_PCA_COMPONENTS = 50
+MIN_UMAP_POINTS = 4
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,9 @@ def umap_embedding(
     from mnist_core.embeddings import fast, layout
 
     check_umap_params(n_neighbors, min_dist, metric)
+    if len(x) < MIN_UMAP_POINTS:  # fewer: umap-learn's spectral initialisation fails
+        raise ValueError(f"A UMAP needs at least {MIN_UMAP_POINTS} images; this split has "
+                         f"{len(x)}.")  # fmt: skip
     progress = fast.StagedProgress(UMAP_STAGES, on_progress)
     progress.start("PCA pre-reduction")
     data = as_float(x)
