@@ -168,8 +168,9 @@ _PCA_PAGE = textwrap.dedent(
     cold, errors = open_page()
     cold_opened = opened[0]
     cached, more = open_page()
-    import resource
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    import re
+    # VmHWM, this process's own peak (ru_maxrss keeps the parent's across exec)
+    peak = int(re.search(r"VmHWM:\s+(\d+)", open("/proc/self/status").read())[1]) / 1024
     print(json.dumps({"cold": cold, "cached": cached, "exceptions": errors + more, "peak_mb": peak,
                       "opened": cold_opened}))
     """
