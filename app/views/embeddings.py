@@ -94,7 +94,7 @@ def umap_form(state: dict) -> dict:
     """UMAP parameters; applied (and the job started) when the form is submitted."""
     applied = state["umap"]
     with st.form("umap_form"):
-        c1, c2, c3, c4, c5, c6 = st.columns(6)
+        c1, c2, c3, c4, c5 = st.columns([1.4, 1, 1.3, 1, 1.3])
         n_neighbors = c1.slider("n_neighbors", 2, 200, applied["n_neighbors"])
         min_dist = c2.number_input(
             "min_dist", 0.0, 1.0, float(applied["min_dist"]), step=0.01, format="%.3f"
@@ -103,10 +103,11 @@ def umap_form(state: dict) -> dict:
             "metric", embeddings.UMAP_METRICS,
             index=embeddings.UMAP_METRICS.index(applied["metric"]),
         )
-        use_pca = c4.checkbox("PCA to 50 first", value=applied["pca_dims"] is not None)
-        seed = c5.number_input("seed", 0, 2**31 - 1, int(applied["seed"]), step=1)
-        parallel = c6.checkbox(
-            "parallel (not reproducible)", value=bool(applied.get("parallel")),
+        seed = c4.number_input("seed", 0, 2**31 - 1, int(applied["seed"]), step=1)
+        use_pca = c5.checkbox("PCA to 50 first", value=applied["pca_dims"] is not None)
+        # Its own line: "not reproducible" must be read, not cut off.
+        parallel = st.checkbox(
+            "parallel layout (not reproducible)", value=bool(applied.get("parallel")),
             help="The layout on all cores at once: quicker where there is more than one "
             "core, but the seed is not used and each run differs.",
         )  # fmt: skip
