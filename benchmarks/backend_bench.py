@@ -15,7 +15,7 @@ compiled steps in the cache (as for any stack trained before, whatever its learn
 epochs); both are reported.
 
 Targets: dense presets <= 0.6×, convolutional <= 1.0×. ``python -m benchmarks.backend_bench
-[--quick]`` prints the table alone; ``--quick`` (CI) times dense512 only.
+[--quick] [PRESET ...]`` prints the table alone; ``--quick`` (CI) times dense512 only.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ import time
 
 from benchmarks.common import ROOT, Row
 
-DENSE = ("dense512", "ff64", "deep_ff")
-CONV = ("small_cnn", "two_conv_cnn")
+DENSE = ("dense512", "ff64", "deep_ff", "logistic", "tuned_mlp", "dropout_mlp")
+CONV = ("small_cnn", "two_conv_cnn", "keras_cnn")
 TARGETS = {**{p: 0.6 for p in DENSE}, **{p: 1.0 for p in CONV}}
 ACCURACY_POINTS = 0.3
 MIN_ACCURACY = {"dense512": 0.974}  # the tutorial's figure, less its noise
@@ -188,10 +188,15 @@ def bench_preset(preset: str, rate: float) -> tuple[list[Row], dict]:
     return rows, figures
 
 
-def run(*, quick: bool = False) -> list[Row]:
+def run(*, quick: bool = False, presets: tuple[str, ...] = ()) -> list[Row]:
+    """Every tutorial preset (``presets``: only those; ``quick``: dense512 only)."""
+    unknown = set(presets) - set(TARGETS)
+    if unknown:
+        raise SystemExit(f"Unknown preset {', '.join(sorted(unknown))}; "
+                         f"pass any of {', '.join(TARGETS)}.")  # fmt: skip
     rate = gemm_rate()
     rows = [Row("NumPy float32 GEMM rate (2048², this machine)", rate / 1e9, unit="GFLOP/s")]
-    for preset in ("dense512",) if quick else (*DENSE, *CONV):
+    for preset in ("dense512",) if quick else (presets or (*DENSE, *CONV)):
         rows += bench_preset(preset, rate)[0]
     return rows
 
@@ -203,6 +208,7 @@ if __name__ == "__main__":
 
     cache = seeded_cache()
     try:
-        print_table(run(quick="--quick" in sys.argv[1:]))
+        print_table(run(quick="--quick" in sys.argv[1:],
+                        presets=tuple(a for a in sys.argv[1:] if not a.startswith("--"))))
     finally:
         shutil.rmtree(cache, ignore_errors=True)
