@@ -251,7 +251,7 @@ def bench_layout(pca50, labels, *, quick: bool) -> list[Row]:
     from sklearn.neighbors import KNeighborsClassifier
     from sklearn.utils import check_random_state
     from umap.layouts import optimize_layout_euclidean
-    from umap.umap_ import find_ab_params, make_epochs_per_sample, noisy_scale_coords
+    from umap.umap_ import find_ab_params
 
     from mnist_core.embeddings import UMAP_STAGES, fast, layout, sgd
 
@@ -263,22 +263,18 @@ def bench_layout(pca50, labels, *, quick: bool) -> list[Row]:
     graph, _ = layout.fuzzy_graph(data, knn, key=None, n_neighbors=15, metric="euclidean")
     n_epochs = layout.epochs_for(len(data))
     init, _ = layout.spectral_init(data, graph, key=None, metric="euclidean", n_epochs=n_epochs)
-    edges = graph.tocoo()
-    edges.data[edges.data < edges.data.max() / n_epochs] = 0
-    edges.eliminate_zeros()
-    start = noisy_scale_coords(init, check_random_state(0), max_coord=10, noise=0.0001)
-    start = (10 * (start - start.min(0)) / np.ptp(start, axis=0)).astype(np.float32)
-    per_sample = make_epochs_per_sample(edges.data, n_epochs)
+    start = layout.prepare(graph, init, n_epochs=n_epochs, random_state=check_random_state(0))
+    head, tail, per_sample = start["head"], start["tail"], start["epochs_per_sample"]
     a, b = find_ab_params(1.0, UMAP_PARAMS["min_dist"])
     rng_state = check_random_state(0).randint(-(2**31) + 1, 2**31 - 1, 3).astype(np.int64)
 
     def ours(epochs):
-        return sgd.optimize(start.copy(), edges.row, edges.col, per_sample, a=a, b=b,
+        return sgd.optimize(start["coords"].copy(), head, tail, per_sample, a=a, b=b,
                             n_epochs=epochs, seed=0)  # fmt: skip
 
     def theirs(epochs):
-        coords = start.copy()
-        return optimize_layout_euclidean(coords, coords, edges.row, edges.col, epochs,
+        coords = start["coords"].copy()
+        return optimize_layout_euclidean(coords, coords, head, tail, epochs,
                                          len(coords), per_sample, a, b, rng_state.copy(),
                                          move_other=True)  # fmt: skip
 

@@ -18,25 +18,21 @@ from mnist_core.embeddings.compute import import_umap
 
 @pytest.fixture(scope="module")
 def digits_graph():
-    """scikit-learn's 1,797 8x8 digits: umap-learn's graph, pruned edges, and a start as
-    ``simplicial_set_embedding`` prepares them."""
+    """scikit-learn's 1,797 8x8 digits: umap-learn's graph and a start, prepared for the
+    layout (:func:`layout.prepare`)."""
     import_umap()
     from sklearn.utils import check_random_state
-    from umap.umap_ import find_ab_params, make_epochs_per_sample, noisy_scale_coords
+    from umap.umap_ import find_ab_params
 
     digits = load_digits()
     data = (digits.data / 16).astype(np.float32)
     knn = layout.exact_neighbours(data, 15, "euclidean")
     graph, _ = layout.fuzzy_graph(data, knn, key=None, n_neighbors=15, metric="euclidean")
     init, _ = layout.spectral_init(data, graph, key=None, metric="euclidean", n_epochs=500)
-    edges = graph.tocoo()
-    edges.data[edges.data < edges.data.max() / 500] = 0
-    edges.eliminate_zeros()
-    start = noisy_scale_coords(init, check_random_state(0), max_coord=10, noise=0.0001)
-    start = (10 * (start - start.min(0)) / np.ptp(start, axis=0)).astype(np.float32)
+    start = layout.prepare(graph, init, n_epochs=500, random_state=check_random_state(0))
     a, b = find_ab_params(1.0, 0.1)
-    return {"data": data, "labels": digits.target, "head": edges.row, "tail": edges.col,
-            "epochs_per_sample": make_epochs_per_sample(edges.data, 500), "start": start,
+    return {"data": data, "labels": digits.target, "head": start["head"], "tail": start["tail"],
+            "epochs_per_sample": start["epochs_per_sample"], "start": start["coords"],
             "a": a, "b": b}  # fmt: skip
 
 

@@ -111,20 +111,13 @@ def spectral_init(data: np.ndarray, graph, *, key: str | None, metric: str, n_ep
     return coords, False
 
 
-def layout(graph, init: np.ndarray, *, min_dist: float, seed: int | None, parallel: bool,
-           n_epochs: int, on_epoch: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """The layout of ``graph`` from ``init`` (its spectral coordinates), float32 (n, 2),
-    prepared as umap-learn's ``simplicial_set_embedding`` prepares it (weak edges pruned,
-    coordinates scaled to [0, 10]) and optimised by :func:`.sgd.optimize`. The seed (None
-    with ``parallel``) adds umap-learn's small noise to ``init`` and drives the epochs;
-    ``parallel`` uses all cores (not reproducible). ``on_epoch(done, n_epochs)`` after each
-    epoch."""
-    from sklearn.utils import check_random_state
-    from umap.umap_ import find_ab_params, make_epochs_per_sample, noisy_scale_coords
+def prepare(graph, init: np.ndarray, *, n_epochs: int, random_state) -> dict:
+    """What :func:`.sgd.optimize` takes, prepared as umap-learn's ``simplicial_set_embedding``
+    prepares it: ``coords`` (``init`` with umap-learn's small noise from ``random_state``,
+    scaled to [0, 10], float32 (n, 2)), the edges ``head`` and ``tail`` left after pruning the
+    weak ones, and their ``epochs_per_sample``."""
+    from umap.umap_ import make_epochs_per_sample, noisy_scale_coords
 
-    from mnist_core.embeddings import sgd
-
-    random_state = check_random_state(None if parallel else seed)
     start = noisy_scale_coords(np.array(init, dtype=np.float64), random_state, max_coord=10,
                                noise=0.0001)  # fmt: skip
     edges = graph.tocoo(copy=True)
@@ -133,9 +126,26 @@ def layout(graph, init: np.ndarray, *, min_dist: float, seed: int | None, parall
     edges.data[edges.data < edges.data.max() / float(pruned)] = 0.0
     edges.eliminate_zeros()
     low, high = start.min(axis=0), start.max(axis=0)
-    coords = (10.0 * (start - low) / (high - low)).astype(np.float32, order="C")
+    return {"coords": (10.0 * (start - low) / (high - low)).astype(np.float32, order="C"),
+            "head": edges.row, "tail": edges.col,
+            "epochs_per_sample": make_epochs_per_sample(edges.data, n_epochs)}  # fmt: skip
+
+
+def layout(graph, init: np.ndarray, *, min_dist: float, seed: int | None, parallel: bool,
+           n_epochs: int, on_epoch: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """The layout of ``graph`` from ``init`` (its spectral coordinates), float32 (n, 2):
+    :func:`prepare`, then :func:`.sgd.optimize`. The seed (None with ``parallel``) adds
+    umap-learn's small noise to ``init`` and drives the epochs; ``parallel`` uses all cores
+    (not reproducible). ``on_epoch(done, n_epochs)`` after each epoch."""
+    from sklearn.utils import check_random_state
+    from umap.umap_ import find_ab_params
+
+    from mnist_core.embeddings import sgd
+
+    random_state = check_random_state(None if parallel else seed)
+    start = prepare(graph, init, n_epochs=n_epochs, random_state=random_state)
     a, b = find_ab_params(1.0, min_dist)
-    per_sample = make_epochs_per_sample(edges.data, n_epochs)
-    return sgd.optimize(coords, edges.row, edges.col, per_sample, a=a, b=b, n_epochs=n_epochs,
+    return sgd.optimize(start["coords"], start["head"], start["tail"],
+                        start["epochs_per_sample"], a=a, b=b, n_epochs=n_epochs,
                         seed=int(random_state.randint(2**31 - 1)), parallel=parallel,
                         on_epoch=on_epoch)  # fmt: skip
